@@ -1,0 +1,187 @@
+"""Versions of each task's model on disk, their model cards, and an atomic ``current`` pointer.
+
+Layout under the registry root (``MODEL_DIR``)::
+
+    <task>/versions/<version>/       one trained version: weights, tokenizer, card.json, curve.png
+    <task>/versions/.staging-*/      a version being written; never listed, never promoted
+    <task>/current                   the serving version's name (replaced atomically)
+    <task>/history.json              promotions in order, for rollback
+
+A version directory only appears (by ``os.rename`` of its staging directory) once everything in
+it is written, and ``promote`` refuses a directory without a card, so a crash at any point leaves
+the previous ``current`` in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+CARD = "card.json"
+
+
+class RegistryError(RuntimeError):
+    """A version is missing, incomplete, or a promotion/rollback is impossible."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    task: str
+    version: str
+    path: Path
+    card: dict[str, Any]
+    is_current: bool
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def new_version_name() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"v{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+class Registry:
+    """Model versions of every task under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- layout ------------------------------------------------------------------------------
+    def task_dir(self, task: str) -> Path:
+        return self.root / task
+
+    def version_dir(self, task: str, version: str) -> Path:
+        return self.task_dir(task) / "versions" / version
+
+    def tasks(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "versions").is_dir())
+
+    # -- writing versions --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def new_version(self, task: str, version: str | None = None) -> Iterator[tuple[str, Path]]:
+        """Yield (name, staging dir); on a clean exit the directory becomes a version atomically.
+
+        The caller must write ``card.json`` into the directory; a version without one is rejected.
+        On an exception the staging directory is removed and nothing becomes visible.
+        """
+        name = version or new_version_name()
+        versions = self.task_dir(task) / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=versions, prefix=f".staging-{name}-"))
+        try:
+            yield name, staging
+            if not (staging / CARD).is_file():
+                raise RegistryError(f"version {name} of {task} has no {CARD}")
+            os.rename(staging, versions / name)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def import_version(self, task: str, source_dir: Path) -> str:
+        """Copy a complete version directory (e.g. the shipped default) into the registry."""
+        card = json.loads((Path(source_dir) / CARD).read_text(encoding="utf-8"))
+        name = str(card.get("version") or new_version_name())
+        if self.version_dir(task, name).is_dir():
+            return name
+        with self.new_version(task, name) as (_, staging):
+            for item in Path(source_dir).iterdir():
+                if item.is_file():
+                    shutil.copy2(item, staging / item.name)
+        return name
+
+    @staticmethod
+    def write_card(directory: Path, card: dict[str, Any]) -> None:
+        _atomic_write_text(Path(directory) / CARD, json.dumps(card, indent=2, ensure_ascii=False))
+
+    # -- reading -----------------------------------------------------------------------------
+    def card(self, task: str, version: str) -> dict[str, Any]:
+        path = self.version_dir(task, version) / CARD
+        if not path.is_file():
+            raise RegistryError(f"{task} has no complete version {version!r}")
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def versions(self, task: str) -> list[VersionInfo]:
+        directory = self.task_dir(task) / "versions"
+        if not directory.is_dir():
+            return []
+        current = self.current(task)
+        found = []
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith(".") or not (path / CARD).is_file():
+                continue
+            card = self.card(task, path.name)
+            found.append(VersionInfo(task, path.name, path, card, path.name == current))
+        found.sort(key=lambda info: (str(info.card.get("created_at", "")), info.version))
+        return found
+
+    def current(self, task: str) -> str | None:
+        pointer = self.task_dir(task) / "current"
+        if not pointer.is_file():
+            return None
+        name = pointer.read_text(encoding="utf-8").strip()
+        return name or None
+
+    def resolve(self, task: str, version: str | None = None) -> Path:
+        """Directory of ``version`` (default: current) of ``task``; raises if there is none."""
+        name = version or self.current(task)
+        if name is None:
+            raise RegistryError(f"task {task!r} has no current version in {self.root}")
+        self.card(task, name)  # completeness check
+        return self.version_dir(task, name)
+
+    def history(self, task: str) -> list[str]:
+        path = self.task_dir(task) / "history.json"
+        if not path.is_file():
+            return []
+        return list(json.loads(path.read_text(encoding="utf-8")))
+
+    # -- switching ---------------------------------------------------------------------------
+    def promote(self, task: str, version: str) -> None:
+        """Make ``version`` current (atomic rename of the pointer file) and record it."""
+        self.card(task, version)  # refuses missing / half-written versions
+        history = self.history(task)
+        if not history or history[-1] != version:
+            history.append(version)
+        _atomic_write_text(self.task_dir(task) / "history.json", json.dumps(history, indent=1))
+        _atomic_write_text(self.task_dir(task) / "current", version + "\n")
+
+    def rollback(self, task: str) -> str:
+        """Return to the version promoted before the current one; returns its name."""
+        history = self.history(task)
+        current = self.current(task)
+        while history and history[-1] == current:
+            history.pop()
+        while history and not (self.version_dir(task, history[-1]) / CARD).is_file():
+            history.pop()
+        if not history:
+            raise RegistryError(f"{task} has no earlier version to roll back to")
+        previous = history[-1]
+        _atomic_write_text(self.task_dir(task) / "history.json", json.dumps(history, indent=1))
+        _atomic_write_text(self.task_dir(task) / "current", previous + "\n")
+        return previous

@@ -1,0 +1,312 @@
+"""The one encoder-decoder used by translation, chat and summarization, and its decoders.
+
+``Seq2Seq`` is a Keras model: shared token embedding -> bidirectional GRU encoder -> GRU
+decoder with Luong attention (optionally with a copy mechanism). ``call`` is the teacher-forced
+training pass. ``CompiledDecoder`` wraps greedy and beam-search decoding, each compiled as one
+``tf.function`` with a fixed input signature around a ``tf.while_loop``, so a whole batch of
+requests is decoded in a single graph call. ``eager_greedy`` is the naive step-by-step loop kept
+for benchmarks and tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from model.layers import PACKAGE, AttentionDecoder, BiGRUEncoder
+from model.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+
+@dataclass
+class ModelConfig:
+    """Hyper-parameters of one encoder-decoder."""
+
+    vocab_size: int = 8000
+    embed_dim: int = 128
+    encoder_units: int = 192
+    decoder_units: int = 256
+    dropout: float = 0.1
+    copy: bool = False
+    max_source_len: int = 64
+    max_target_len: int = 48
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class Seq2Seq(keras.Model):
+    """Encoder-decoder with attention; inputs {"source": (B, S), "target_in": (B, T)} int32."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        encoder_units: int,
+        decoder_units: int,
+        dropout: float = 0.0,
+        copy: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.embed_dim = embed_dim
+        self.encoder_units = encoder_units
+        self.decoder_units = decoder_units
+        self.dropout_rate = dropout
+        self.copy = copy
+        self.embedding = layers.Embedding(vocab_size, embed_dim, name="embedding")
+        self.encoder = BiGRUEncoder(encoder_units, decoder_units, dropout, name="encoder")
+        self.decoder = AttentionDecoder(vocab_size, decoder_units, copy, dropout, name="decoder")
+
+    @classmethod
+    def from_model_config(cls, config: ModelConfig) -> Seq2Seq:
+        model = cls(
+            vocab_size=config.vocab_size,
+            embed_dim=config.embed_dim,
+            encoder_units=config.encoder_units,
+            decoder_units=config.decoder_units,
+            dropout=config.dropout,
+            copy=config.copy,
+        )
+        model.build_graph()
+        return model
+
+    def build_graph(self) -> None:
+        """Create every weight by running one tiny batch (also needed before loading weights)."""
+        dummy = np.array([[5, 6, EOS_ID]], dtype=np.int32)
+        self({"source": dummy, "target_in": dummy}, training=False)
+
+    def encode(
+        self, source: tf.Tensor, training: bool = False
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        mask = tf.not_equal(source, PAD_ID)
+        memory, state = self.encoder(self.embedding(source), mask=mask, training=training)
+        return memory, state, mask
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        source = tf.cast(inputs["source"], tf.int32)
+        target_in = tf.cast(inputs["target_in"], tf.int32)
+        memory, state, mask = self.encode(source, training)
+        # BOS (=2) is never PAD, so the first target step is always unmasked.
+        target_mask = tf.not_equal(target_in, PAD_ID)
+        return self.decoder(
+            self.embedding(target_in),
+            state,
+            memory,
+            mask,
+            source,
+            target_mask=target_mask,
+            training=training,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embed_dim": self.embed_dim,
+            "encoder_units": self.encoder_units,
+            "decoder_units": self.decoder_units,
+            "dropout": self.dropout_rate,
+            "copy": self.copy,
+        }
+
+
+def masked_nll(y_true: tf.Tensor, log_probs: tf.Tensor) -> tf.Tensor:
+    """Mean negative log-likelihood of the target tokens, ignoring padding."""
+    y_true = tf.cast(y_true, tf.int32)
+    picked = tf.gather(log_probs, y_true, batch_dims=2)
+    mask = tf.cast(tf.not_equal(y_true, PAD_ID), log_probs.dtype)
+    return -tf.reduce_sum(picked * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+def masked_accuracy(y_true: tf.Tensor, log_probs: tf.Tensor) -> tf.Tensor:
+    y_true = tf.cast(y_true, tf.int32)
+    hit = tf.cast(tf.equal(tf.argmax(log_probs, axis=-1, output_type=tf.int32), y_true), tf.float32)
+    mask = tf.cast(tf.not_equal(y_true, PAD_ID), tf.float32)
+    return tf.reduce_sum(hit * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+def sequence_log_prob(model: Seq2Seq, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Total log-probability of each target (ids without BOS, ending with EOS) given its source."""
+    target = np.asarray(target, dtype=np.int32)
+    target_in = np.concatenate([np.full((len(target), 1), BOS_ID, np.int32), target[:, :-1]], 1)
+    target_in[target_in == EOS_ID] = PAD_ID  # anything after EOS is padding
+    log_probs = model({"source": source, "target_in": target_in}, training=False).numpy()
+    picked = np.take_along_axis(log_probs, target[..., None], axis=-1)[..., 0]
+    return np.asarray((picked * (target != PAD_ID)).sum(axis=1))
+
+
+def _length_penalty(length: tf.Tensor, alpha: float) -> tf.Tensor:
+    """GNMT length normalisation ((5 + |Y|) / 6) ** alpha."""
+    return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
+
+
+class CompiledDecoder:
+    """Greedy and beam-search decoding of a ``Seq2Seq``, each one compiled graph per call.
+
+    Both take a padded batch of source ids (B, S) and return (ids (B, L), lengths (B,),
+    sum of token log-probs (B,)). ``max_len`` bounds the output buffer; each source also gets a
+    guard of ``length_ratio * S + 10`` steps so degenerate loops stop early.
+    """
+
+    def __init__(
+        self,
+        model: Seq2Seq,
+        max_len: int,
+        beam_size: int = 4,
+        alpha: float = 0.6,
+        length_ratio: float = 2.0,
+        jit_compile: bool = False,
+    ) -> None:
+        self.model = model
+        self.max_len = int(max_len)
+        self.beam_size = int(beam_size)
+        self.alpha = float(alpha)
+        self.length_ratio = float(length_ratio)
+        signature = [tf.TensorSpec([None, None], tf.int32, name="source")]
+        self.greedy = tf.function(self._greedy, input_signature=signature, jit_compile=jit_compile)
+        self.beam = tf.function(self._beam, input_signature=signature, jit_compile=jit_compile)
+
+    def _limit(self, source: tf.Tensor) -> tf.Tensor:
+        length = tf.shape(source)[1]
+        guard = tf.cast(self.length_ratio * tf.cast(length, tf.float32), tf.int32) + 10
+        return tf.minimum(guard, self.max_len)
+
+    def _greedy(self, source: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        model = self.model
+        batch = tf.shape(source)[0]
+        memory, state, mask = model.encode(source)
+        keys = model.decoder.attention.project_keys(memory)
+        limit = self._limit(source)
+        positions = tf.range(self.max_len)
+
+        def cond(t: tf.Tensor, *rest: Any) -> tf.Tensor:
+            finished = rest[3]
+            return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
+
+        def body(t, token, state, seqs, finished, score, length):  # type: ignore[no-untyped-def]
+            log_probs, state = model.decoder.step(
+                model.embedding(token), state, keys, memory, mask, source
+            )
+            best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+            best_lp = tf.reduce_max(log_probs, axis=-1)
+            best = tf.where(finished, PAD_ID, best)
+            score += tf.where(finished, 0.0, best_lp)
+            length += tf.cast(tf.logical_not(finished), tf.int32)
+            seqs += tf.cast(tf.equal(positions, t), tf.int32)[None, :] * best[:, None]
+            finished = tf.logical_or(finished, tf.equal(best, EOS_ID))
+            return t + 1, best, state, seqs, finished, score, length
+
+        init = (
+            tf.constant(0),
+            tf.fill([batch], BOS_ID),
+            state,
+            tf.zeros([batch, self.max_len], tf.int32),
+            tf.zeros([batch], tf.bool),
+            tf.zeros([batch], tf.float32),
+            tf.zeros([batch], tf.int32),
+        )
+        _, _, _, seqs, _, score, length = tf.while_loop(cond, body, init)
+        return seqs, length, score
+
+    def _beam(self, source: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        model = self.model
+        k = self.beam_size
+        batch = tf.shape(source)[0]
+        vocab = model.vocab_size
+        memory, state, mask = model.encode(source)
+        keys = model.decoder.attention.project_keys(memory)
+
+        def tile(x: tf.Tensor) -> tf.Tensor:  # (B, ...) -> (B * K, ...), beams of one row adjacent
+            return tf.repeat(x, k, axis=0)
+
+        memory, keys, mask, state, tiled_source = (
+            tile(memory), tile(keys), tile(mask), tile(state), tile(source)
+        )
+        limit = self._limit(source)
+        positions = tf.range(self.max_len)
+        # Only the first beam is live at the start, so the first step yields K distinct tokens.
+        first = tf.concat([tf.zeros([1]), tf.fill([k - 1], -1e9)], axis=0)
+        scores = tf.reshape(tf.tile(first[None, :], [batch, 1]), [-1])
+        eos_row = tf.one_hot(EOS_ID, vocab, on_value=0.0, off_value=-1e9)
+
+        def cond(t: tf.Tensor, *rest: Any) -> tf.Tensor:
+            finished = rest[3]
+            return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
+
+        def body(t, token, state, seqs, finished, scores, length):  # type: ignore[no-untyped-def]
+            log_probs, new_state = model.decoder.step(
+                model.embedding(token), state, keys, memory, mask, tiled_source
+            )
+            # A finished beam can only be extended by EOS at no cost (its score stays put).
+            log_probs = tf.where(finished[:, None], eos_row[None, :], log_probs)
+            total = tf.reshape(scores[:, None] + log_probs, [batch, k * vocab])
+            top_scores, top_index = tf.math.top_k(total, k=k)
+            parent = top_index // vocab + tf.range(batch)[:, None] * k
+            parent = tf.reshape(parent, [-1])
+            chosen = tf.reshape(top_index % vocab, [-1])
+            was_finished = tf.gather(finished, parent)
+            chosen = tf.where(was_finished, PAD_ID, chosen)
+            seqs = tf.gather(seqs, parent)
+            seqs += tf.cast(tf.equal(positions, t), tf.int32)[None, :] * chosen[:, None]
+            length = tf.gather(length, parent) + tf.cast(tf.logical_not(was_finished), tf.int32)
+            finished = tf.logical_or(was_finished, tf.equal(chosen, EOS_ID))
+            state = tf.gather(new_state, parent)
+            return t + 1, chosen, state, seqs, finished, tf.reshape(top_scores, [-1]), length
+
+        init = (
+            tf.constant(0),
+            tf.fill([batch * k], BOS_ID),
+            state,
+            tf.zeros([batch * k, self.max_len], tf.int32),
+            tf.zeros([batch * k], tf.bool),
+            scores,
+            tf.zeros([batch * k], tf.int32),
+        )
+        _, _, _, seqs, _, scores, length = tf.while_loop(cond, body, init)
+        normalized = scores / _length_penalty(tf.maximum(length, 1), self.alpha)
+        best = tf.argmax(tf.reshape(normalized, [batch, k]), axis=-1, output_type=tf.int32)
+        pick = best + tf.range(batch) * k
+        return tf.gather(seqs, pick), tf.gather(length, pick), tf.gather(scores, pick)
+
+
+def eager_greedy(
+    model: Seq2Seq, source: np.ndarray, max_len: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Naive decoding: one eager Keras call per step, the loop in Python (benchmark baseline)."""
+    source_t = tf.constant(source, tf.int32)
+    memory, state, mask = model.encode(source_t)
+    keys = model.decoder.attention.project_keys(memory)
+    batch = source.shape[0]
+    token = tf.fill([batch], BOS_ID)
+    seqs = np.zeros((batch, max_len), np.int32)
+    finished = np.zeros(batch, bool)
+    score = np.zeros(batch, np.float32)
+    length = np.zeros(batch, np.int32)
+    for t in range(min(max_len, int(2.0 * source.shape[1]) + 10)):
+        log_probs, state = model.decoder.step(
+            model.embedding(token), state, keys, memory, mask, source_t
+        )
+        lp = log_probs.numpy()
+        best = lp.argmax(-1).astype(np.int32)
+        best[finished] = PAD_ID
+        score += np.where(finished, 0.0, lp.max(-1))
+        length += ~finished
+        seqs[:, t] = best
+        finished |= best == EOS_ID
+        if finished.all():
+            break
+        token = tf.constant(best)
+    return seqs, length, score

@@ -1,0 +1,92 @@
+"""The named tasks the project trains and serves, with their default hyper-parameters."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.seq2seq import ModelConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task learns (which corpus, which direction) and how it is trained by default."""
+
+    name: str
+    corpus: str  # folder under <data>/tasks/
+    swap: bool  # train target -> source (e.g. zh-en from the en-zh corpus)
+    target_lang: str  # "en" or "zh": picks the metric tokenizer
+    kind: str  # "translate" | "chat" | "summarize"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    vocab_size: int = 8000
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    max_epochs: int = 30
+    patience: int = 2
+    beam_size: int = 4
+    description: str = ""
+
+
+TASKS: dict[str, TaskSpec] = {
+    "translate-en-zh": TaskSpec(
+        name="translate-en-zh",
+        corpus="translate-en-zh",
+        swap=False,
+        target_lang="zh",
+        kind="translate",
+        model=ModelConfig(max_source_len=64, max_target_len=64),
+        description="English -> Simplified Chinese (software and documentation text)",
+    ),
+    "translate-zh-en": TaskSpec(
+        name="translate-zh-en",
+        corpus="translate-en-zh",
+        swap=True,
+        target_lang="en",
+        kind="translate",
+        model=ModelConfig(max_source_len=64, max_target_len=64),
+        description="Simplified Chinese -> English (software and documentation text)",
+    ),
+    "chat": TaskSpec(
+        name="chat",
+        corpus="chat",
+        swap=False,
+        target_lang="en",
+        kind="chat",
+        model=ModelConfig(max_source_len=40, max_target_len=32, dropout=0.2),
+        vocab_size=6000,
+        beam_size=4,
+        description="English chit-chat reply generation (neural conversation model)",
+    ),
+    "summarize": TaskSpec(
+        name="summarize",
+        corpus="summarize",
+        swap=False,
+        target_lang="en",
+        kind="summarize",
+        model=ModelConfig(copy=True, max_source_len=128, max_target_len=24),
+        vocab_size=6000,
+        description="English one-line summary of a paragraph (pointer-generator copy mechanism)",
+    ),
+}
+
+
+def get_task(name: str) -> TaskSpec:
+    try:
+        return TASKS[name]
+    except KeyError:
+        known = ", ".join(sorted(TASKS))
+        raise KeyError(f"unknown task {name!r}; known tasks: {known}") from None
+
+
+def default_model_dir() -> Path:
+    """Registry root: ``MODEL_DIR`` or ``<repo>/data/models``."""
+    return Path(os.environ.get("MODEL_DIR") or REPO_ROOT / "data" / "models")
+
+
+def default_data_dir() -> Path:
+    """Corpus cache: ``MODEL_DATA_DIR`` or ``<repo>/data/corpora``."""
+    return Path(os.environ.get("MODEL_DATA_DIR") or REPO_ROOT / "data" / "corpora")

@@ -1,0 +1,392 @@
+"""Train a task's encoder-decoder into a new registry version; resumable, budgeted, warm-startable.
+
+    train(TrainOptions(task="translate-en-zh", budget_minutes=30))
+
+Stages: read pairs -> tokenizer (trained, or the warm-start version's) -> length-bucketed
+batches -> Keras ``fit`` (progress bar with ETA, step checkpoints for resume, best-on-dev
+checkpoint, early stopping, time budget) -> evaluation on dev and test -> a version directory
+with weights, tokenizer, model card and training-curve PNG -> optional promotion.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.registry import Registry
+from model.tasks import TaskSpec, default_data_dir, default_model_dir, get_task
+from model.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer, TokenizerSpec, mask_like, normalize
+
+log = logging.getLogger(__name__)
+Pairs = list[tuple[str, str]]
+
+
+@dataclass
+class TrainOptions:
+    task: str
+    data_dir: Path | None = None  # folder with train.tsv, dev.tsv (and test.tsv)
+    model_dir: Path | None = None
+    budget_minutes: float | None = None
+    epochs: int | None = None
+    warm_start: str | None = None  # a version name, or "current"
+    resume: bool = False
+    promote: str = "auto"  # "auto": only if the task has no current version; "yes"; "no"
+    max_train_pairs: int | None = None
+    eval_limit: int = 2000
+    overrides: dict[str, Any] = field(default_factory=dict)
+    seed: int = 13
+    verbose: int = 1
+
+
+@dataclass
+class TrainResult:
+    task: str
+    version: str
+    path: Path
+    card: dict[str, Any]
+    promoted: bool
+
+
+def load_split(data_dir: Path, split: str, swap: bool) -> Pairs:
+    from model.data.readers import read_tsv
+
+    path = Path(data_dir) / f"{split}.tsv"
+    if not path.is_file():
+        return []
+    pairs = read_tsv(path)
+    return [(t, s) for s, t in pairs] if swap else list(pairs)
+
+
+def encode_pairs(
+    tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]], max_src: int, max_tgt: int
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Sources end with EOS; targets (without BOS/EOS) share the source's placeholder indices."""
+    sources, targets = [], []
+    for source, target in pairs:
+        src_ids, originals = tokenizer.encode_masked(source, max_src - 1)
+        tgt_ids = tokenizer.encode(mask_like(normalize(target), originals), max_tgt - 1)
+        if not src_ids or not tgt_ids:
+            continue
+        sources.append([*src_ids, EOS_ID])
+        targets.append(tgt_ids)
+    return sources, targets
+
+
+def _pad(rows: Sequence[Sequence[int]], multiple: int = 8) -> np.ndarray:
+    width = int(math.ceil(max(len(r) for r in rows) / multiple) * multiple)
+    out = np.full((len(rows), width), PAD_ID, np.int32)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+def batches(
+    sources: list[list[int]],
+    targets: list[list[int]],
+    batch_size: int,
+    shuffle: bool,
+    rng: random.Random,
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Length-bucketed padded batches: sort by length (with jitter), chunk, shuffle the chunks."""
+    order = sorted(
+        range(len(sources)),
+        key=lambda i: (len(sources[i]) + (rng.random() * 4 if shuffle else 0), len(targets[i])),
+    )
+    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        rng.shuffle(chunks)
+    for chunk in chunks:
+        src = _pad([sources[i] for i in chunk])
+        tgt_in = _pad([[BOS_ID, *targets[i]] for i in chunk])
+        tgt_out = _pad([[*targets[i], EOS_ID] for i in chunk])
+        width = max(tgt_in.shape[1], tgt_out.shape[1])
+        tgt_in = np.pad(tgt_in, ((0, 0), (0, width - tgt_in.shape[1])))
+        tgt_out = np.pad(tgt_out, ((0, 0), (0, width - tgt_out.shape[1])))
+        yield {"source": src, "target_in": tgt_in}, tgt_out
+
+
+def make_dataset(sources: list[list[int]], targets: list[list[int]], batch_size: int,
+                 shuffle: bool, seed: int) -> Any:
+    import tensorflow as tf
+
+    rng = random.Random(seed)
+    signature = (
+        {
+            "source": tf.TensorSpec([None, None], tf.int32),
+            "target_in": tf.TensorSpec([None, None], tf.int32),
+        },
+        tf.TensorSpec([None, None], tf.int32),
+    )
+    dataset = tf.data.Dataset.from_generator(
+        lambda: batches(sources, targets, batch_size, shuffle, rng), output_signature=signature
+    )
+    options = tf.data.Options()
+    options.autotune.enabled = False  # see PERFORMANCE_NOTES: avoids ~10 s stalls per fit()
+    return dataset.with_options(options).prefetch(2)
+
+
+def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epochs: int,
+               verbose: int) -> list[Any]:
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        """Stop at the end of the batch that exceeds the budget; the epoch still validates."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = time.monotonic()
+            self.exhausted = False
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if budget_s is not None and time.monotonic() - self.start > budget_s:
+                self.exhausted = True
+                self.model.stop_training = True
+
+    class CurveLogger(keras.callbacks.Callback):
+        """Records per-step loss and per-epoch dev loss; prints an overall ETA each epoch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = time.monotonic()
+            self.steps: list[tuple[int, float]] = []
+            self.epochs: list[dict[str, float]] = []
+            self.step = 0
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.step += 1
+            if logs and self.step % 20 == 0:
+                self.steps.append((self.step, float(logs.get("loss", float("nan")))))
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            self.epochs.append({"epoch": epoch + 1, "step": self.step,
+                                **{k: float(v) for k, v in logs.items()}})
+            elapsed = time.monotonic() - self.start
+            per_epoch = elapsed / len(self.epochs)
+            remaining = per_epoch * (total_epochs - epoch - 1)
+            if budget_s is not None:
+                remaining = min(remaining, max(budget_s - elapsed, 0.0))
+            if verbose:
+                print(f"[{spec.name}] epoch {epoch + 1}/{total_epochs} "
+                      f"val_loss={logs.get('val_loss', float('nan')):.4f} "
+                      f"elapsed {elapsed / 60:.1f} min, ETA {remaining / 60:.1f} min", flush=True)
+
+    return [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq=200),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True,
+            save_weights_only=True,
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience),
+        TimeBudget(),
+        CurveLogger(),
+    ]
+
+
+def plot_curve(curve: Any, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    if curve.steps:
+        xs, ys = zip(*curve.steps, strict=True)
+        ax.plot(xs, ys, label="train loss (per step)", alpha=0.6)
+    if curve.epochs:
+        ax.plot([e["step"] for e in curve.epochs], [e.get("val_loss", np.nan) for e in curve.epochs],
+                "o-", label="dev loss (per epoch)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("negative log-likelihood per token")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _find_resumable(runs: Path) -> Path | None:
+    if not runs.is_dir():
+        return None
+    candidates = []
+    for run in runs.iterdir():
+        meta = run / "run.json"
+        if meta.is_file() and json.loads(meta.read_text())["status"] == "running":
+            candidates.append(run)
+    return max(candidates, key=lambda p: p.name) if candidates else None
+
+
+def train(options: TrainOptions) -> TrainResult:
+    """Train ``options.task``; returns the new version (promoted according to ``promote``)."""
+    import keras
+
+    from model.artifact import load_weights_into, save_model
+    from model.evaluate import evaluate_pairs
+    from model.predictor import Predictor, ensure_default
+    from model.seq2seq import ModelConfig, Seq2Seq, masked_accuracy, masked_nll
+
+    started = time.monotonic()
+    spec = get_task(options.task)
+    registry = Registry(options.model_dir or default_model_dir())
+    data_dir = Path(options.data_dir or default_data_dir() / "tasks" / spec.corpus)
+    keras.utils.set_random_seed(options.seed)
+
+    train_pairs = load_split(data_dir, "train", spec.swap)
+    dev_pairs = load_split(data_dir, "dev", spec.swap)
+    test_pairs = load_split(data_dir, "test", spec.swap)
+    if not train_pairs or not dev_pairs:
+        raise FileNotFoundError(
+            f"no train/dev data in {data_dir}; build the corpora with `python -m model data build`"
+        )
+    if options.max_train_pairs:
+        train_pairs = train_pairs[: options.max_train_pairs]
+
+    overrides = dict(options.overrides)
+    tuning = {k: overrides.pop(k) for k in ("vocab_size", "batch_size", "learning_rate",
+                                             "patience", "beam_size") if k in overrides}
+    spec = replace(spec, **tuning)
+    config = replace(spec.model, **overrides)
+
+    runs = registry.task_dir(spec.name) / "runs"
+    run_dir = _find_resumable(runs) if options.resume else None
+    warm_dir: Path | None = None
+    if run_dir is not None:
+        meta = json.loads((run_dir / "run.json").read_text())
+        config = ModelConfig.from_dict(meta["config"])
+        tokenizer = Tokenizer.load(run_dir)
+        warm_dir = Path(meta["warm_dir"]) if meta.get("warm_dir") else None
+        print(f"[{spec.name}] resuming run {run_dir.name}", flush=True)
+    else:
+        run_dir = runs / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if options.warm_start:
+            if options.warm_start == "current":
+                ensure_default(spec.name, registry)
+            warm_dir = registry.resolve(spec.name, None if options.warm_start == "current"
+                                        else options.warm_start)
+            tokenizer = Tokenizer.load(warm_dir)
+            config = ModelConfig.from_dict(json.loads((warm_dir / "config.json").read_text()))
+        else:
+            texts = [s for s, _ in train_pairs] + [t for _, t in train_pairs]
+            tokenizer = Tokenizer.train(texts, TokenizerSpec(vocab_size=spec.vocab_size))
+        config = replace(config, vocab_size=tokenizer.vocab_size)
+        tokenizer.save(run_dir)
+        (run_dir / "run.json").write_text(json.dumps({
+            "status": "running", "config": config.to_dict(),
+            "warm_dir": str(warm_dir) if warm_dir else None,
+            "started_at": datetime.now(UTC).isoformat(),
+        }, indent=2))
+
+    train_src, train_tgt = encode_pairs(tokenizer, train_pairs, config.max_source_len,
+                                        config.max_target_len)
+    dev_src, dev_tgt = encode_pairs(tokenizer, dev_pairs, config.max_source_len,
+                                    config.max_target_len)
+    target_tokens = sum(len(t) + 1 for t in train_tgt)
+
+    model = Seq2Seq.from_model_config(config)
+    if warm_dir is not None:
+        load_weights_into(model, warm_dir)
+    model.compile(
+        optimizer=keras.optimizers.Adam(spec.learning_rate, clipnorm=1.0),
+        loss=masked_nll,
+        metrics=[masked_accuracy],
+    )
+    epochs = options.epochs or spec.max_epochs
+    budget_s = options.budget_minutes * 60 if options.budget_minutes else None
+    callbacks = _callbacks(run_dir, spec, budget_s, epochs, options.verbose)
+    fit_start = time.monotonic()
+    model.fit(
+        make_dataset(train_src, train_tgt, spec.batch_size, True, options.seed),
+        validation_data=make_dataset(dev_src, dev_tgt, spec.batch_size, False, options.seed),
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=options.verbose,
+    )
+    fit_seconds = time.monotonic() - fit_start
+    curve = callbacks[-1]
+    if (run_dir / "best.weights.h5").is_file():
+        model.load_weights(str(run_dir / "best.weights.h5"))
+    epochs_done = len(curve.epochs)
+    steps_done = curve.step
+
+    predictor = Predictor(model, tokenizer, config, spec, "candidate")
+
+    def predict_texts(texts: list[str]) -> list[str]:
+        return [p.text for p in predictor.predict(texts)]
+
+    metrics = {
+        "dev": evaluate_pairs(spec, predict_texts, dev_pairs[: options.eval_limit],
+                              bank=train_pairs),
+        "test": evaluate_pairs(spec, predict_texts, test_pairs[: options.eval_limit],
+                               bank=train_pairs) if test_pairs else {},
+    }
+    with registry.new_version(spec.name) as (version, staging):
+        weight_bytes = save_model(model, config, staging)
+        tokenizer.save(staging)
+        plot_curve(curve, staging / "curve.png", f"{spec.name} ({version})")
+        manifest = default_data_dir() / "manifest.json"
+        card = {
+            "task": spec.name,
+            "version": version,
+            "description": spec.description,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data": {
+                "dir": str(data_dir),
+                "manifest_sha256": _sha256(manifest) if manifest.is_file() else None,
+                "train_pairs": len(train_pairs),
+                "dev_pairs": len(dev_pairs),
+                "test_pairs": len(test_pairs),
+                "swap": spec.swap,
+            },
+            "tokenizer": {"type": "sentencepiece-unigram", "vocab_size": tokenizer.vocab_size,
+                          "byte_fallback": True},
+            "hyperparameters": {**config.to_dict(), "batch_size": spec.batch_size,
+                                "learning_rate": spec.learning_rate, "beam_size": spec.beam_size},
+            "parameters": int(model.count_params()),
+            "weights_bytes": weight_bytes,
+            "weights_dtype": "float16",
+            "training": {
+                "seconds": round(time.monotonic() - started, 1),
+                "fit_seconds": round(fit_seconds, 1),
+                "epochs": epochs_done,
+                "steps": steps_done,
+                "target_tokens_per_epoch": target_tokens,
+                "target_tokens_per_second": round(
+                    target_tokens * epochs_done / max(fit_seconds, 1e-6)
+                    if epochs_done else 0.0, 1),
+                "budget_minutes": options.budget_minutes,
+                "budget_exhausted": bool(callbacks[-2].exhausted),
+                "warm_start": str(warm_dir.name) if warm_dir else None,
+                "history": curve.epochs,
+            },
+            "metrics": metrics,
+        }
+        Registry.write_card(staging, card)
+    promote = options.promote == "yes" or (
+        options.promote == "auto" and registry.current(spec.name) is None
+    )
+    if promote:
+        registry.promote(spec.name, version)
+    meta = json.loads((run_dir / "run.json").read_text())
+    meta.update(status="done", version=version)
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    return TrainResult(spec.name, version, registry.version_dir(spec.name, version), card, promote)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
