@@ -40,7 +40,8 @@ class Prediction:
     version: str
 
 
-def _configure_threads() -> None:
+def configure_threads() -> None:
+    """Apply TF_INTRA_THREADS / TF_INTER_THREADS (0 or unset: TensorFlow's default)."""
     import tensorflow as tf
 
     intra = int(os.environ.get("TF_INTRA_THREADS", "0"))
@@ -145,7 +146,7 @@ def load(
     """Load the current (or a named) version of ``task`` from the registry."""
     from model.artifact import load_model
 
-    _configure_threads()
+    configure_threads()
     spec = get_task(task)
     registry = Registry(Path(model_dir) if model_dir else default_model_dir())
     if version is None:

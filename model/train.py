@@ -43,7 +43,7 @@ class TrainOptions:
     resume: bool = False
     promote: str = "auto"  # "auto": only if the task has no current version; "yes"; "no"
     max_train_pairs: int | None = None
-    eval_limit: int = 2000
+    eval_limit: int = 1000
     overrides: dict[str, Any] = field(default_factory=dict)
     seed: int = 13
     verbose: int = 1
@@ -130,6 +130,10 @@ def make_dataset(sources: list[list[int]], targets: list[list[int]], batch_size:
     )
     dataset = tf.data.Dataset.from_generator(
         lambda: batches(sources, targets, batch_size, shuffle, rng), output_signature=signature
+    )
+    # A known length gives Keras' progress bar its ETA from the first epoch on.
+    dataset = dataset.apply(
+        tf.data.experimental.assert_cardinality(math.ceil(len(sources) / batch_size))
     )
     options = tf.data.Options()
     options.autotune.enabled = False  # see PERFORMANCE_NOTES: avoids ~10 s stalls per fit()
@@ -234,9 +238,10 @@ def train(options: TrainOptions) -> TrainResult:
 
     from model.artifact import load_weights_into, save_model
     from model.evaluate import evaluate_pairs
-    from model.predictor import Predictor, ensure_default
+    from model.predictor import Predictor, configure_threads, ensure_default
     from model.seq2seq import ModelConfig, Seq2Seq, masked_accuracy, masked_nll
 
+    configure_threads()
     started = time.monotonic()
     spec = get_task(options.task)
     registry = Registry(options.model_dir or default_model_dir())
@@ -262,6 +267,7 @@ def train(options: TrainOptions) -> TrainResult:
     runs = registry.task_dir(spec.name) / "runs"
     run_dir = _find_resumable(runs) if options.resume else None
     warm_dir: Path | None = None
+    resumed = run_dir is not None
     if run_dir is not None:
         meta = json.loads((run_dir / "run.json").read_text())
         config = ModelConfig.from_dict(meta["config"])
@@ -369,6 +375,8 @@ def train(options: TrainOptions) -> TrainResult:
                 "budget_minutes": options.budget_minutes,
                 "budget_exhausted": bool(callbacks[-2].exhausted),
                 "warm_start": str(warm_dir.name) if warm_dir else None,
+                "run": run_dir.name,
+                "resumed": resumed,
                 "history": curve.epochs,
             },
             "metrics": metrics,

@@ -120,3 +120,37 @@ def test_metric_keys_per_task() -> None:
                           bank=[("hi", "hello there"), ("bye", "see you")])
     assert {"bleu", "distinct2", "baseline_retrieval_bleu", "baseline_retrieval_distinct2"} <= set(chat)
     assert chat["distinct2"] == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_killed_training_resumes(tmp_path: Path) -> None:
+    """SIGKILL mid-training, then `train --resume` continues the same run from its checkpoint."""
+    import signal
+    import time
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write_tsv(data / "train.tsv", number_pairs(3000, 1))
+    write_tsv(data / "dev.tsv", number_pairs(60, 2))
+    models = tmp_path / "models"
+    args = ["train", "--task", "translate-en-zh", "--data", str(data), "--epochs", "30",
+            "--quiet", "--set", "vocab_size=340", "--set", "batch_size=32",
+            "--set", "embed_dim=16", "--set", "encoder_units=16", "--set", "decoder_units=16"]
+    env = {**os.environ, "MODEL_DIR": str(models)}
+    proc = subprocess.Popen([sys.executable, "-m", "model", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = models / "translate-en-zh" / "runs"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(runs.glob("*/backup/*")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(runs.glob("*/backup/*")), "no checkpoint was written before the kill"
+    assert Registry(models).versions("translate-en-zh") == []  # nothing half-published
+    [run] = list(runs.iterdir())
+    resumed = run_cli(models, *args[:-10], "--epochs", "3", "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    [version] = Registry(models).versions("translate-en-zh")
+    assert version.card["training"]["resumed"] is True
+    assert version.card["training"]["run"] == run.name
