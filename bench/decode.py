@@ -56,11 +56,11 @@ def run(task: str, repeats: int, xla: bool, batches: list[int]) -> dict:
         row["eager_ms_per_request"] = 1000 * eager_s / batch
         compiled = CompiledDecoder(predictor.model, max_len)
         row["compiled_ms_per_request"] = 1000 * _time(
-            lambda s=source: compiled.greedy(s)[0].numpy(), repeats) / batch
+            lambda s=source, d=compiled: d.greedy(s)[0].numpy(), repeats) / batch
         if xla:
             jit = CompiledDecoder(predictor.model, max_len, jit_compile=True)
             row["xla_ms_per_request"] = 1000 * _time(
-                lambda s=source: jit.greedy(s)[0].numpy(), repeats) / batch
+                lambda s=source, d=jit: d.greedy(s)[0].numpy(), repeats) / batch
         row["speedup_compiled_vs_eager"] = row["eager_ms_per_request"] / row[
             "compiled_ms_per_request"]
         rows.append(row)

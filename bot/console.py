@@ -44,7 +44,8 @@ class Console:
         if task not in self._predictors:
             self._predictors[task] = self._loader(task)
         [prediction] = self._predictors[task].predict([text])
-        return f"{prediction.text}\n  ({task} {prediction.version}, confidence {prediction.confidence:.2f})"
+        meta = f"{task} {prediction.version}, confidence {prediction.confidence:.2f}"
+        return f"{prediction.text}\n  ({meta})"
 
     def answer(self, line: str) -> str | None:
         """The reply to one input line; ``None`` means quit."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -93,10 +94,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     registry = Registry(args.model_dir or default_model_dir())
     for task in TASKS:
-        try:
+        with contextlib.suppress(RegistryError):
             ensure_default(task, registry)
-        except RegistryError:
-            pass
         versions = registry.versions(task)
         print(f"{task}: {len(versions)} version(s), current = {registry.current(task)}")
         for info in versions:

@@ -23,7 +23,7 @@ NEG_INF = -1e9
 
 @keras.saving.register_keras_serializable(PACKAGE)
 class BiGRUEncoder(layers.Layer):
-    """Bidirectional GRU over embedded source tokens; returns outputs and the decoder's start state."""
+    """Bidirectional GRU over the embedded source; returns outputs and the decoder's start state."""
 
     def __init__(self, units: int, decoder_units: int, dropout: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

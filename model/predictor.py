@@ -154,6 +154,5 @@ def load(
     path = registry.resolve(task, version)
     model, tokenizer, config = load_model(path)
     card = registry.card(task, path.name)
-    return Predictor(
-        model, tokenizer, config, spec, path.name, card, beam_size=beam_size, jit_compile=jit_compile
-    )
+    return Predictor(model, tokenizer, config, spec, path.name, card,
+                     beam_size=beam_size, jit_compile=jit_compile)

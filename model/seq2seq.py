@@ -196,7 +196,7 @@ class CompiledDecoder:
             finished = rest[3]
             return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
 
-        def body(t, token, state, seqs, finished, score, length):  # type: ignore[no-untyped-def]
+        def body(t, token, state, seqs, finished, score, length):
             log_probs, state = model.decoder.step(
                 model.embedding(token), state, keys, memory, mask, source
             )
@@ -246,7 +246,7 @@ class CompiledDecoder:
             finished = rest[3]
             return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
 
-        def body(t, token, state, seqs, finished, scores, length):  # type: ignore[no-untyped-def]
+        def body(t, token, state, seqs, finished, scores, length):
             log_probs, new_state = model.decoder.step(
                 model.embedding(token), state, keys, memory, mask, tiled_source
             )

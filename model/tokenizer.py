@@ -84,7 +84,10 @@ class Tokenizer:
 
     @classmethod
     def train(
-        cls, texts: Iterable[str], spec: TokenizerSpec = TokenizerSpec(), max_sentences: int = 300_000
+        cls,
+        texts: Iterable[str],
+        spec: TokenizerSpec = TokenizerSpec(),
+        max_sentences: int = 300_000,
     ) -> Tokenizer:
         """Train a SentencePiece model on an iterable of texts (placeholders masked first)."""
         sentences = []

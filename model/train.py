@@ -209,8 +209,9 @@ def plot_curve(curve: Any, path: Path, title: str) -> None:
         xs, ys = zip(*curve.steps, strict=True)
         ax.plot(xs, ys, label="train loss (per step)", alpha=0.6)
     if curve.epochs:
-        ax.plot([e["step"] for e in curve.epochs], [e.get("val_loss", np.nan) for e in curve.epochs],
-                "o-", label="dev loss (per epoch)")
+        steps = [e["step"] for e in curve.epochs]
+        dev_loss = [e.get("val_loss", np.nan) for e in curve.epochs]
+        ax.plot(steps, dev_loss, "o-", label="dev loss (per epoch)")
     ax.set_xlabel("training step")
     ax.set_ylabel("negative log-likelihood per token")
     ax.set_title(title)

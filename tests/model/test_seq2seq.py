@@ -87,8 +87,8 @@ def test_beam_at_least_as_likely_as_greedy(reverse_model: tuple[Seq2Seq, float])
                        for w in model.get_weights()])
     source = pad(reverse_data(64, seed=7)[0])
     decoder = CompiledDecoder(rough, max_len=12, beam_size=5, alpha=0.0)
-    g_ids, g_len, g_score = (t.numpy() for t in decoder.greedy(source))
-    b_ids, b_len, b_score = (t.numpy() for t in decoder.beam(source))
+    g_ids, _g_len, g_score = (t.numpy() for t in decoder.greedy(source))
+    b_ids, _b_len, b_score = (t.numpy() for t in decoder.beam(source))
     assert np.all(b_score >= g_score - 1e-4)
     # the reported scores are the model's real log-probabilities of the returned sequences
     for ids, score in ((g_ids, g_score), (b_ids, b_score)):
