@@ -140,13 +140,12 @@ def make_dataset(sources: list[list[int]], targets: list[list[int]], batch_size:
     return dataset.with_options(options).prefetch(2)
 
 
-def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epochs: int,
-               verbose: int) -> list[Any]:
+def time_budget(budget_s: float | None) -> Any:
+    """A Keras callback that stops training at the end of the batch that exceeds ``budget_s``
+    seconds (the epoch still validates); ``.exhausted`` tells whether it fired."""
     import keras
 
     class TimeBudget(keras.callbacks.Callback):
-        """Stop at the end of the batch that exceeds the budget; the epoch still validates."""
-
         def __init__(self) -> None:
             super().__init__()
             self.start = time.monotonic()
@@ -156,6 +155,13 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
             if budget_s is not None and time.monotonic() - self.start > budget_s:
                 self.exhausted = True
                 self.model.stop_training = True
+
+    return TimeBudget()
+
+
+def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epochs: int,
+               verbose: int) -> list[Any]:
+    import keras
 
     class CurveLogger(keras.callbacks.Callback):
         """Records per-step loss and per-epoch dev loss; prints an overall ETA each epoch."""
@@ -193,7 +199,7 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
             save_weights_only=True,
         ),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience),
-        TimeBudget(),
+        time_budget(budget_s),
         CurveLogger(),
     ]
 
@@ -306,7 +312,7 @@ def train(options: TrainOptions) -> TrainResult:
     if warm_dir is not None:
         load_weights_into(model, warm_dir)
     model.compile(
-        optimizer=keras.optimizers.Adam(spec.learning_rate, clipnorm=1.0),
+        optimizer=keras.optimizers.Adam(spec.learning_rate, global_clipnorm=5.0),
         loss=masked_nll,
         metrics=[masked_accuracy],
     )
