@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,9 +25,32 @@ def _parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def _train_retrieval_or_router(args: argparse.Namespace, kind: str) -> Any:
+    """Train a qa or intent version (their own trainers and hyper-parameters)."""
+    overrides = _parse_overrides(args.set or [])
+    common = {"model_dir": args.model_dir, "promote": args.promote, "overrides": overrides,
+              "verbose": 0 if args.quiet else 1}
+    if args.budget_minutes:
+        common["budget_minutes"] = args.budget_minutes
+    if kind == "qa":
+        from model.retrieval_train import QATrainOptions, train_qa
+
+        return train_qa(QATrainOptions(task=args.task, data_dir=args.data, **common))
+    from model.router_train import RouterTrainOptions, train_router
+
+    return train_router(RouterTrainOptions(task=args.task, epochs=args.epochs or 6, **common))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from model.tasks import get_task
     from model.train import TrainOptions, train
 
+    kind = get_task(args.task).kind
+    if kind in ("qa", "intent"):
+        done = _train_retrieval_or_router(args, kind)
+        print(f"{args.task}: trained version {done.version} at {done.path}")
+        print(json.dumps(done.card["metrics"], ensure_ascii=False))
+        return 0
     result = train(TrainOptions(
         task=args.task,
         data_dir=args.data,
@@ -49,9 +74,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from model.data.readers import read_tsv
     from model.evaluate import evaluate_pairs
     from model.predictor import load
+    from model.tasks import get_task
     from model.train import load_split
 
     predictor = load(args.task, args.version, args.model_dir)
+    if get_task(args.task).kind in ("qa", "intent"):
+        _print_result(_evaluate_retrieval_or_router(args, predictor), args.json)
+        return 0
     pairs = read_tsv(args.data)
     if args.limit:
         pairs = pairs[: args.limit]
@@ -74,17 +103,66 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_retrieval_or_router(args: argparse.Namespace, predictor: Any) -> dict:
+    """qa: ``question<TAB>expected answer`` rows; intent: ``message<TAB>label[...]`` rows."""
+    from model.tasks import get_task
+
+    if get_task(args.task).kind == "qa":
+        from model.data.readers import read_tsv
+        from model.evaluate import evaluate_qa
+        from model.retrieval_train import qa_rank_fn
+
+        pairs = read_tsv(args.data)[: args.limit or None]
+        bank = [(e.question, e.answer) for e in predictor.bank.entries]
+        result = evaluate_qa(qa_rank_fn(predictor), bank, pairs)
+        result["threshold"] = predictor.threshold
+    else:
+        from model.router_train import heldout_report, read_heldout
+
+        rows = read_heldout(args.data)[: args.limit or None]
+        result = heldout_report(predictor, rows)
+    result["version"] = predictor.version
+    return result
+
+
+def _print_result(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    for key, value in result.items():
+        shown = value if not isinstance(value, str) or "\n" not in value else "\n" + value
+        print(f"{key:>28}: {shown}")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from model.predictor import load
+    from model.tasks import get_task
 
     predictor = load(args.task, args.version, args.model_dir)
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
+    if get_task(args.task).kind in ("qa", "intent"):
+        for item in predictor.predict(texts):
+            if args.json:
+                print(json.dumps(dataclasses.asdict(item), ensure_ascii=False))
+            else:
+                print(_describe(item))
+        return 0
     for prediction in predictor.predict(texts, beam=not args.greedy):
         if args.json:
             print(json.dumps(prediction.__dict__, ensure_ascii=False))
         else:
             print(prediction.text)
     return 0
+
+
+def _describe(item: Any) -> str:
+    """One line for a qa or intent prediction."""
+    if hasattr(item, "label"):
+        target = f" -> {item.target_lang}" if item.target_lang else ""
+        return f"[{item.label} {item.confidence:.2f}{target}] {item.text}"
+    if item.sure:
+        return f"{item.answer}  ({item.confidence:.2f})"
+    return f"(not sure, {item.confidence:.2f}) best guess: {item.answer}"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -121,6 +199,26 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     version = Registry(args.model_dir or default_model_dir()).rollback(args.task)
     print(f"{args.task}: rolled back, current = {version}")
+    return 0
+
+
+def cmd_ship(args: argparse.Namespace) -> int:
+    """Copy a version into model/pretrained/<task>, the default that a fresh clone serves."""
+    import shutil
+
+    from model.registry import Registry
+    from model.tasks import PRETRAINED_DIR, default_model_dir
+
+    registry = Registry(args.model_dir or default_model_dir())
+    source = registry.resolve(args.task, args.version)
+    target = PRETRAINED_DIR / args.task
+    staging = PRETRAINED_DIR / f".{args.task}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns("*.keras", "*.h5"))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    size = sum(f.stat().st_size for f in target.iterdir())
+    print(f"{args.task}: shipped {source.name} to {target} ({size / 1e6:.1f} MB)")
     return 0
 
 
@@ -181,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollback", help="return to the previously promoted version")
     p.add_argument("task", choices=tasks)
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("ship", help="copy a version into model/pretrained (the shipped default)")
+    p.add_argument("task", choices=tasks)
+    p.add_argument("version", nargs="?", help="default: the current version")
+    p.set_defaults(func=cmd_ship)
 
     p = sub.add_parser("data", help="build corpora (see python -m model data --help)",
                        add_help=False)

@@ -10,7 +10,6 @@ for benchmarks and tests.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import keras
@@ -18,31 +17,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from model.config import ModelConfig
 from model.layers import PACKAGE, AttentionDecoder, BiGRUEncoder
 from model.tokenizer import BOS_ID, EOS_ID, PAD_ID
-
-
-@dataclass
-class ModelConfig:
-    """Hyper-parameters of one encoder-decoder."""
-
-    vocab_size: int = 8000
-    embed_dim: int = 128
-    encoder_units: int = 192
-    decoder_units: int = 256
-    dropout: float = 0.1
-    copy: bool = False
-    max_source_len: int = 64
-    max_target_len: int = 48
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
 
 @keras.saving.register_keras_serializable(PACKAGE)

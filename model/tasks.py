@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.seq2seq import ModelConfig
+from model.config import ModelConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -20,7 +20,7 @@ class TaskSpec:
     corpus: str  # folder under <data>/tasks/
     swap: bool  # train target -> source (e.g. zh-en from the en-zh corpus)
     target_lang: str  # "en" or "zh": picks the metric tokenizer
-    kind: str  # "translate" | "chat" | "summarize"
+    kind: str  # "translate" | "chat" | "summarize" | "qa" | "intent"
     model: ModelConfig = field(default_factory=ModelConfig)
     vocab_size: int = 8000
     batch_size: int = 64
@@ -70,6 +70,24 @@ TASKS: dict[str, TaskSpec] = {
         model=ModelConfig(copy=True, max_source_len=128, max_target_len=24),
         vocab_size=6000,
         description="English one-line summary of a paragraph (pointer-generator copy mechanism)",
+    ),
+    # Retrieval and routing models: trained by model.retrieval_train / model.router_train, which
+    # keep their own hyper-parameters (QAConfig, RouterConfig); the seq2seq fields are unused.
+    "qa": TaskSpec(
+        name="qa",
+        corpus="qa",
+        swap=False,
+        target_lang="en",
+        kind="qa",
+        description="Question answering: RNN dual encoder over an answer bank (English, Chinese)",
+    ),
+    "intent": TaskSpec(
+        name="intent",
+        corpus="intent",
+        swap=False,
+        target_lang="en",
+        kind="intent",
+        description="Router: free text -> qa | chat | translate | summarize (English, Chinese)",
     ),
 }
 

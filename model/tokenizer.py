@@ -23,6 +23,9 @@ PLACEHOLDER_TOKENS = [f"<ph{i}>" for i in range(MAX_PLACEHOLDERS)]
 # Task / target-language control tokens, reserved in every vocabulary.
 CONTROL_TOKENS = ["<2en>", "<2zh>", "<chat>", "<sum>", "<qa>"]
 
+# The printf / str.format placeholders that models learn to copy. (model.data.clean has a broader
+# pattern, incl. LibreOffice's %PRODUCTNAME, used only to protect text while cleaning; changing
+# this one changes what trained tokenizers expect, so it is versioned with the models.)
 _PLACEHOLDER_RE = re.compile(
     r"%(?:\d+\$)?[-+#0]*\d*(?:\.\d+)?[hlLqjzt]*[sdifuxXeEgGcpo]"  # printf: %s %1$d %5.2f %ld
     r"|%\([A-Za-z_][A-Za-z0-9_]*\)[sdifr]"  # python: %(name)s
