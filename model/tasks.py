@@ -25,6 +25,8 @@ class TaskSpec:
     vocab_size: int = 8000
     batch_size: int = 64
     learning_rate: float = 2e-3
+    clipnorm: float | None = 1.0  # per-variable gradient clipping (what the defaults used)
+    global_clipnorm: float | None = None
     max_epochs: int = 30
     patience: int = 2
     beam_size: int = 4

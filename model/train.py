@@ -267,7 +267,8 @@ def train(options: TrainOptions) -> TrainResult:
 
     overrides = dict(options.overrides)
     tuning = {k: overrides.pop(k) for k in ("vocab_size", "batch_size", "learning_rate",
-                                             "patience", "beam_size") if k in overrides}
+                                             "patience", "beam_size", "clipnorm",
+                                             "global_clipnorm") if k in overrides}
     spec = replace(spec, **tuning)
     config = replace(spec.model, **overrides)
 
@@ -312,7 +313,9 @@ def train(options: TrainOptions) -> TrainResult:
     if warm_dir is not None:
         load_weights_into(model, warm_dir)
     model.compile(
-        optimizer=keras.optimizers.Adam(spec.learning_rate, global_clipnorm=5.0),
+        optimizer=keras.optimizers.Adam(
+            spec.learning_rate, clipnorm=spec.clipnorm, global_clipnorm=spec.global_clipnorm
+        ),
         loss=masked_nll,
         metrics=[masked_accuracy],
     )
@@ -366,7 +369,9 @@ def train(options: TrainOptions) -> TrainResult:
             "tokenizer": {"type": "sentencepiece-unigram", "vocab_size": tokenizer.vocab_size,
                           "byte_fallback": True},
             "hyperparameters": {**config.to_dict(), "batch_size": spec.batch_size,
-                                "learning_rate": spec.learning_rate, "beam_size": spec.beam_size},
+                                "learning_rate": spec.learning_rate, "beam_size": spec.beam_size,
+                                "clipnorm": spec.clipnorm,
+                                "global_clipnorm": spec.global_clipnorm},
             "parameters": int(model.count_params()),
             "weights_bytes": weight_bytes,
             "weights_dtype": "float16",
