@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from model.seq2seq import ModelConfig, Seq2Seq
@@ -15,16 +16,22 @@ WEIGHTS = "weights.npz"
 CONFIG = "config.json"
 
 
-def save_model(model: Seq2Seq, config: ModelConfig, directory: Path, dtype: str = "float16") -> int:
-    """Write weights (compact ``dtype``) and config; returns the size of the weights in bytes."""
+def save_weights(model: keras.Model, directory: Path, dtype: str = "float16") -> int:
+    """Write a Keras model's weights in compact ``dtype``; returns the file size in bytes."""
     directory = Path(directory)
     arrays = {f"w{i:03d}": w.astype(dtype) for i, w in enumerate(model.get_weights())}
     np.savez_compressed(directory / WEIGHTS, **arrays)
-    (directory / CONFIG).write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
     return (directory / WEIGHTS).stat().st_size
 
 
-def load_weights_into(model: Seq2Seq, directory: Path) -> None:
+def save_model(model: Seq2Seq, config: ModelConfig, directory: Path, dtype: str = "float16") -> int:
+    """Write weights (compact ``dtype``) and config; returns the size of the weights in bytes."""
+    size = save_weights(model, directory, dtype)
+    (Path(directory) / CONFIG).write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    return size
+
+
+def load_weights_into(model: keras.Model, directory: Path) -> None:
     with np.load(Path(directory) / WEIGHTS) as data:
         weights = [data[f"w{i:03d}"].astype(np.float32) for i in range(len(data.files))]
     model.set_weights(weights)

@@ -142,12 +142,26 @@ def load(
     model_dir: Path | str | None = None,
     beam_size: int | None = None,
     jit_compile: bool = False,
-) -> Predictor:
-    """Load the current (or a named) version of ``task`` from the registry."""
+    user_dir: Path | str | None = None,
+) -> Any:
+    """Load the current (or a named) version of ``task`` from the registry.
+
+    Sequence-to-sequence tasks give a ``Predictor``; ``qa`` gives a ``QAPredictor``
+    (``predict``, ``add_pair``, ``remove_pair``; pairs taught at run time are kept in
+    ``user_dir``) and ``intent`` a ``RouterPredictor`` (``predict``, ``route``).
+    """
     from model.artifact import load_model
 
-    configure_threads()
     spec = get_task(task)
+    if spec.kind == "qa":
+        from model.retrieval import load_qa
+
+        return load_qa(task, version, model_dir, user_dir)
+    if spec.kind == "intent":
+        from model.router import load_router
+
+        return load_router(task, version, model_dir)
+    configure_threads()
     registry = Registry(Path(model_dir) if model_dir else default_model_dir())
     if version is None:
         ensure_default(task, registry)

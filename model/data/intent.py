@@ -43,7 +43,8 @@ TRANSLATE_EN = [
 TRANSLATE_ZH = [
     "翻译成{zlang}：{x}", "把这句话翻译成{zlang}：{x}", "翻译：{x}", "请翻译：{x}",
     "{x} 用{zlang}怎么说", "“{x}”用{zlang}怎么说？", "帮我翻译一下：{x}", "翻译一下 {x}",
-    "{x} 翻译成{zlang}", "把“{x}”翻译成{zlang}", "{zlang}翻译：{x}", "请把下面的句子译成{zlang}：{x}",
+    "{x} 翻译成{zlang}", "把“{x}”翻译成{zlang}", "{zlang}翻译：{x}",
+    "请把下面的句子译成{zlang}：{x}",
     "{x} 的{zlang}是什么", "“{x}”的{zlang}怎么说", "译成{zlang}：{x}", "{pair}：{x}",
     "帮我把这段话翻成{zlang}：{x}", "这句话{zlang}怎么讲：{x}", "翻译 {x}",
 ]
@@ -71,6 +72,7 @@ CHAT_ZH = [
     "哈哈", "哈哈哈", "再见", "拜拜", "你好吗", "最近怎么样", "吃了吗", "我很开心", "我有点难过",
     "今天好累", "好无聊", "你真棒", "太好了", "没关系", "对不起", "在吗", "我回来了", "周末愉快",
     "好开心啊", "今天下雨了", "我想睡觉了", "你在干嘛", "明天见", "好久不见", "你真好",
+    "最近过得好吗", "今天怎么样", "假期开心吗", "你忙什么呢", "吃饭了没", "心情怎么样",
 ]
 CHAT_ZH_TEMPLATES = ["{a}，{b}", "{a}！{b}", "{a}呀", "{a}啦", "{a}~", "{a}，{b}。"]
 QA_EN_TEMPLATES = [
@@ -82,7 +84,8 @@ QA_EN_TEMPLATES = [
     "where is {t} located?", "what's the difference between {t} and a file?",
 ]
 QA_ZH_TEMPLATES = [
-    "什么是{t}？", "{t}是什么？", "{t}是什么意思", "如何使用{t}？", "怎么配置{t}？", "在哪里可以找到{t}？",
+    "什么是{t}？", "{t}是什么？", "{t}是什么意思", "如何使用{t}？", "怎么配置{t}？",
+    "在哪里可以找到{t}？",
     "{t}有什么用？", "{t}是怎么工作的？", "为什么需要{t}？", "怎样打开{t}？", "谁发明了{t}？",
     "{t}在哪里？", "哪个{t}最好？", "{t}有多少种？", "{t}是什么时候出现的？", "{t}怎么设置",
     "最大的{t}是哪个？", "{t}和文件有什么区别？", "怎么删除{t}？",
@@ -137,6 +140,28 @@ def chat_message(rng: random.Random) -> str:
         return first + rng.choice(["", "", "!", ".", " :)", "!!", "?"])
     a, b = rng.choice(CHAT_ZH), rng.choice(CHAT_ZH)
     return rng.choice(CHAT_ZH_TEMPLATES).format(a=a, b=b) if rng.random() < 0.4 else a
+
+
+def casual_variant(text: str, rng: random.Random) -> str:
+    """Sometimes lower-cased and without its final punctuation, as people type in chats."""
+    if rng.random() < 0.3:
+        text = text.lower() if not has_cjk(text) else text
+    if rng.random() < 0.3:
+        text = text.rstrip("?？!！.。 ")
+    return text or "?"
+
+
+def joined_turns(turns: Sequence[str], rng: random.Random, min_words: int = 45,
+                 min_chars_zh: int = 80) -> str:
+    """Several chat turns joined into one long, personal, non-technical paragraph (a pasted
+    story or message to summarize)."""
+    parts: list[str] = []
+    while sum(len(p) if has_cjk(p) else len(p.split()) for p in parts) < (
+        min_chars_zh if turns and has_cjk(turns[0]) else min_words
+    ):
+        turn = rng.choice(turns).strip()
+        parts.append(turn if turn[-1:] in ".!?。！？" else turn + ("。" if has_cjk(turn) else "."))
+    return ("" if has_cjk(parts[0]) else " ").join(parts)
 
 
 def long_paragraphs(texts: Sequence[str], rng: random.Random, min_words: int = 40,
@@ -207,7 +232,7 @@ def read_intent_sources(corpora: Path, rng: random.Random, n: int = 4000) -> Int
 def build_intent_examples(src: IntentSources, per_label: int, seed: int) -> list[IntentExample]:
     """About ``per_label`` examples of each label, shuffled."""
     rng = random.Random(seed)
-    qa = [IntentExample(q, "qa") for q in src.qa_questions]
+    qa = [IntentExample(casual_variant(q, rng), "qa") for q in src.qa_questions]
     for _ in range(max(per_label - len(qa), 0)):
         if rng.random() < 0.5 and src.terms_en:
             qa.append(IntentExample(rng.choice(QA_EN_TEMPLATES).format(
@@ -215,13 +240,19 @@ def build_intent_examples(src: IntentSources, per_label: int, seed: int) -> list
         elif src.terms_zh:
             qa.append(IntentExample(rng.choice(QA_ZH_TEMPLATES).format(
                 t=rng.choice(src.terms_zh)), "qa"))
-    chat = [IntentExample(t, "chat") for t in src.small_talk + src.chat_turns[: per_label // 2]]
+    chat = [IntentExample(casual_variant(t, rng), "chat")
+            for t in src.small_talk + src.chat_turns[: per_label // 2]]
     chat += [IntentExample(chat_message(rng), "chat")
              for _ in range(max(per_label - len(chat), per_label // 4))]
     payloads = src.short_en + src.short_zh + src.chat_turns[per_label // 2:][:500]
     translate = [translate_request(rng.choice(payloads), rng) for _ in range(per_label)]
     paragraphs = src.paragraphs_en + src.paragraphs_zh
-    summarize = [summarize_request(rng.choice(paragraphs), rng) for _ in range(per_label)]
+    stories = [joined_turns(src.chat_turns, rng) for _ in range(per_label // 8)]
+    zh_talk = [t for t in src.small_talk if has_cjk(t)]
+    stories += [joined_turns(zh_talk, rng) for _ in range(per_label // 8 if zh_talk else 0)]
+    summarize = [summarize_request(rng.choice(paragraphs), rng)
+                 for _ in range(per_label - len(stories))]
+    summarize += [summarize_request(story, rng, bare_share=0.5) for story in stories]
     examples = qa[: per_label * 2] + chat[: per_label * 2] + translate + summarize
     rng.shuffle(examples)
     return examples

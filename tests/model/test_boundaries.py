@@ -1,4 +1,4 @@
-"""Architecture rules: model/ knows no Telegram or SQL; bot/ reaches model/ only via the predictor."""
+"""Architecture rules: model/ knows no Telegram or SQL; bot/ reaches model/ via the predictor."""
 
 import ast
 from pathlib import Path
