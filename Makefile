@@ -41,11 +41,19 @@ train-all: $(STAMP) data
 	$(PY) -m model train --task summarize --promote yes
 	$(PY) -m model train --task chat --promote yes
 
-## evaluate-all: held-out test figures of the current version of each task
+## evaluate-all: held-out test figures of the current version of each task (needs `make data`)
+T := data/corpora/tasks
 evaluate-all: $(STAMP)
-	$(PY) -m model evaluate --task translate-en-zh --data data/corpora/tasks/translate-en-zh/test-short.tsv --json
-	$(PY) -m model evaluate --task summarize --data data/corpora/tasks/summarize/test.tsv --json
-	$(PY) -m model evaluate --task chat --data data/corpora/tasks/chat/test.tsv --json
+	awk -F'\t' '{print $$2 "\t" $$1}' $(T)/translate-en-zh/test-short.tsv > $(T)/translate-en-zh/test-short.zh-en.tsv
+	awk -F'\t' '{print $$2 "\t" $$1}' $(T)/translate-en-zh/test.tsv > $(T)/translate-en-zh/test.zh-en.tsv
+	$(PY) -m model evaluate --task translate-en-zh --data $(T)/translate-en-zh/test-short.tsv --json
+	$(PY) -m model evaluate --task translate-en-zh --data $(T)/translate-en-zh/test.tsv --json
+	$(PY) -m model evaluate --task translate-zh-en --data $(T)/translate-en-zh/test-short.zh-en.tsv --json
+	$(PY) -m model evaluate --task translate-zh-en --data $(T)/translate-en-zh/test.zh-en.tsv --json
+	$(PY) -m model evaluate --task summarize --data $(T)/summarize/test.tsv --json
+	$(PY) -m model evaluate --task chat --data $(T)/chat/test.tsv --json
+	$(PY) -m model evaluate --task qa --data tests/fixtures/qa/paraphrases-test.tsv --json
+	$(PY) -m model evaluate --task intent --data tests/fixtures/intent/heldout.tsv --json
 
 ## bench: compiled batched decoding against eager step-by-step decoding
 bench: $(STAMP)
