@@ -159,6 +159,11 @@ def time_budget(budget_s: float | None) -> Any:
     return TimeBudget()
 
 
+def _best_so_far(run_dir: Path) -> float | None:
+    path = run_dir / "progress.json"
+    return float(json.loads(path.read_text())["best_val_loss"]) if path.is_file() else None
+
+
 def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epochs: int,
                verbose: int) -> list[Any]:
     import keras
@@ -182,6 +187,9 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
             logs = logs or {}
             self.epochs.append({"epoch": epoch + 1, "step": self.step,
                                 **{k: float(v) for k, v in logs.items()}})
+            if "val_loss" in logs:  # survives a crash, so a resumed run keeps the best score
+                best = min(float(logs["val_loss"]), _best_so_far(run_dir) or float("inf"))
+                (run_dir / "progress.json").write_text(json.dumps({"best_val_loss": best}))
             elapsed = time.monotonic() - self.start
             per_epoch = elapsed / len(self.epochs)
             remaining = per_epoch * (total_epochs - epoch - 1)
@@ -193,10 +201,14 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
                       f"elapsed {elapsed / 60:.1f} min, ETA {remaining / 60:.1f} min", flush=True)
 
     return [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq=200),
+        # kept after fit() (delete_checkpoint=False) so a crash after training can still resume;
+        # removed once the version is written
+        keras.callbacks.BackupAndRestore(
+            str(run_dir / "backup"), save_freq=200, delete_checkpoint=False
+        ),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True,
-            save_weights_only=True,
+            save_weights_only=True, initial_value_threshold=_best_so_far(run_dir),
         ),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience),
         time_budget(budget_s),
@@ -312,6 +324,12 @@ def train(options: TrainOptions) -> TrainResult:
     model = Seq2Seq.from_model_config(config)
     if warm_dir is not None:
         load_weights_into(model, warm_dir)
+    if resumed and not any((run_dir / "backup").glob("*")) and (
+        run_dir / "best.weights.h5"
+    ).is_file():
+        # The interrupted run had finished fitting (no step checkpoint left): start from its best
+        # weights, and keep the best score so a worse epoch cannot overwrite them.
+        model.load_weights(str(run_dir / "best.weights.h5"))
     model.compile(
         optimizer=keras.optimizers.Adam(
             spec.learning_rate, clipnorm=spec.clipnorm, global_clipnorm=spec.global_clipnorm
