@@ -68,7 +68,7 @@ class Predictor:
         card: dict[str, Any] | None = None,
         beam_size: int | None = None,
         max_batch: int = 64,
-        jit_compile: bool = False,
+        jit_compile: bool | None = None,
     ) -> None:
         from model.seq2seq import CompiledDecoder
 
@@ -81,6 +81,9 @@ class Predictor:
         self.card = card or {}
         self.beam_size = spec.beam_size if beam_size is None else beam_size
         self.max_batch = max_batch
+        if jit_compile is None:  # XLA is 2-3x faster per request here (bench/decode.py)
+            jit_compile = os.environ.get("MODEL_XLA", "1") != "0"
+        self.jit_compile = jit_compile
         self.decoder = CompiledDecoder(
             model, config.max_target_len, beam_size=max(self.beam_size, 1), jit_compile=jit_compile
         )
@@ -95,7 +98,11 @@ class Predictor:
             originals.append(found)
         width = max(len(r) for r in rows)
         width = int(math.ceil(width / 8) * 8)
-        batch = np.full((len(rows), width), PAD_ID, np.int32)
+        height = len(rows)
+        if self.jit_compile:  # XLA compiles once per shape: round the batch up to a power of two
+            height = 1 << (height - 1).bit_length()
+            rows += [[EOS_ID]] * (height - len(rows))
+        batch = np.full((height, width), PAD_ID, np.int32)
         for i, row in enumerate(rows):
             batch[i, : len(row)] = row
         return batch, originals
@@ -141,7 +148,7 @@ def load(
     version: str | None = None,
     model_dir: Path | str | None = None,
     beam_size: int | None = None,
-    jit_compile: bool = False,
+    jit_compile: bool | None = None,
     user_dir: Path | str | None = None,
 ) -> Any:
     """Load the current (or a named) version of ``task`` from the registry.

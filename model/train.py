@@ -225,7 +225,7 @@ def plot_curve(curve: Any, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if curve.steps:
         xs, ys = zip(*curve.steps, strict=True)
-        ax.plot(xs, ys, label="train loss (per step)", alpha=0.6)
+        ax.plot(xs, ys, label="train loss (running mean within the epoch)", alpha=0.6)
     if curve.epochs:
         steps = [e["step"] for e in curve.epochs]
         dev_loss = [e.get("val_loss", np.nan) for e in curve.epochs]

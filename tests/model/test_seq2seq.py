@@ -68,10 +68,13 @@ def test_tiny_model_learns_to_reverse(reverse_model: tuple[Seq2Seq, float]) -> N
     assert seconds < 120
 
 
-def test_compiled_greedy_equals_eager(reverse_model: tuple[Seq2Seq, float]) -> None:
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_compiled_greedy_equals_eager(reverse_model: tuple[Seq2Seq, float],
+                                      jit_compile: bool) -> None:
     model, _ = reverse_model
     source = pad(reverse_data(16, seed=5)[0])
-    compiled = [t.numpy() for t in CompiledDecoder(model, max_len=12).greedy(source)]
+    decoder = CompiledDecoder(model, max_len=12, jit_compile=jit_compile)
+    compiled = [t.numpy() for t in decoder.greedy(source)]
     eager = eager_greedy(model, source, 12)
     np.testing.assert_array_equal(compiled[0], eager[0])
     np.testing.assert_array_equal(compiled[1], eager[1])
