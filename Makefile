@@ -57,7 +57,7 @@ evaluate-all: $(STAMP)
 
 ## bench: compiled batched decoding against eager step-by-step decoding
 bench: $(STAMP)
-	$(PY) -m bench.decode
+	$(PY) -m bench.decode --xla
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
