@@ -1,25 +1,57 @@
-"""``python -m bot``: the bot's entry point.
-
-The Telegram application arrives with issue #4; until then, and whenever no
-``TELEGRAM_BOT_TOKEN`` is set, this opens a chat in the terminal on the same models.
+"""``python -m bot``: the Telegram bot (polling or webhook), or the terminal chat without a token.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import sys
+from pathlib import Path
+
+from bot.config import Settings
+from bot.logs import configure_logging
+
+log = logging.getLogger("bot")
 
 
 def main() -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from bot.console import run_console
-    from model.predictor import load
+    settings = Settings()
+    settings.export_model_env()
+    if not settings.token:
+        _log_to_file(settings.bot_data_dir / "console.log")
+        configure_logging(settings.log_level, settings.secrets)
+        from bot.console import run_console
 
-    if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        print("A Telegram token is set, but the Telegram front end is not built yet; "
-              "opening the terminal chat instead.", file=sys.stderr)
-    run_console(load)
+        run_console(settings)
+        return 0
+    configure_logging(settings.log_level, settings.secrets)
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    application = build_application(settings)
+    if settings.webhook_url:
+        secret = (settings.webhook_secret_token.get_secret_value()
+                  if settings.webhook_secret_token else secrets.token_urlsafe(32))
+        if not settings.webhook_secret_token:
+            log.info("WEBHOOK_SECRET_TOKEN is not set: using a random one for this run")
+        log.info("webhook mode: listening on %s:%d", settings.webhook_listen,
+                 settings.webhook_port)
+        application.run_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port,
+            url_path=settings.webhook_path, webhook_url=settings.webhook_url,
+            secret_token=secret, allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        log.info("polling mode: %s", settings.api_root)
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
+
+
+def _log_to_file(path: Path) -> None:
+    """The terminal is the chat: send stderr (our log, TensorFlow's C++ messages) to a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = path.open("a", encoding="utf-8")
+    os.dup2(log_file.fileno(), sys.stderr.fileno())
 
 
 if __name__ == "__main__":

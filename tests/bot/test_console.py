@@ -1,57 +1,54 @@
+"""The terminal chat: the same services and storage as the Telegram bot, on fake models."""
+
+from __future__ import annotations
+
 import io
-from dataclasses import dataclass
+import sqlite3
+from pathlib import Path
 
-from bot.console import Console, run_console, translation_task
-
-
-@dataclass
-class FakePrediction:
-    text: str
-    confidence: float = 0.9
-    version: str = "v-test"
+from bot.console import chat_in_terminal
+from tests.bot.conftest import make_settings
+from tests.bot.fakes import FakeModel, FakeModels
 
 
-class FakePredictor:
-    def __init__(self, task: str) -> None:
-        self.task = task
-
-    def predict(self, texts: list[str]) -> list[FakePrediction]:
-        return [FakePrediction(f"{self.task}:{t}") for t in texts]
-
-
-def test_routes_commands_to_tasks() -> None:
-    console = Console(FakePredictor)
-    assert console.answer("/translate hello").startswith("translate-en-zh:hello")
-    assert console.answer("/translate 你好").startswith("translate-zh-en:你好")
-    assert console.answer("/translate en 你好").startswith("translate-zh-en:你好")
-    assert console.answer("/summarize a long text").startswith("summarize:a long text")
-    assert console.answer("how are you?").startswith("chat:how are you?")
-
-
-def test_usage_help_and_quit() -> None:
-    console = Console(FakePredictor)
-    assert "Usage" in console.answer("/translate")
-    assert "Usage" in console.answer("/summarize   ")
-    assert "Unknown command" in console.answer("/nope")
-    assert console.answer("") == "Type a message, or /help."
-    assert console.answer("/quit") is None
-
-
-def test_translation_direction() -> None:
-    assert translation_task("good morning") == "translate-en-zh"
-    assert translation_task("早上好") == "translate-zh-en"
-    assert translation_task("早上好", "zh") == "translate-en-zh"
-
-
-def test_console_loop_survives_errors() -> None:
-    class Broken:
-        def __init__(self, task: str) -> None:
-            pass
-
-        def predict(self, texts: list[str]) -> list[FakePrediction]:
-            raise RuntimeError("model missing")
-
+async def run_lines(tmp_path: Path, lines: str, models: FakeModels | None = None) -> str:
     out = io.StringIO()
-    run_console(Broken, io.StringIO("hello\n/help\n/quit\n"), out)
-    text = out.getvalue()
-    assert "Sorry, that failed: model missing" in text and "/translate TEXT" in text
+    settings = make_settings(tmp_path, telegram_bot_token=None)
+    await chat_in_terminal(settings, io.StringIO(lines), out, models or FakeModels.default())
+    return out.getvalue()
+
+
+async def test_commands_and_plain_text_reach_the_models(tmp_path: Path) -> None:
+    text = await run_lines(tmp_path, "/translate hello\n/translate en 你好\n/summarize long\n"
+                                     "/chat hi\nhow are you\n/quit\nnever read\n")
+    assert "To go live on Telegram" in text
+    for expected in ("translate-en-zh:hello\n  (translate-en-zh v-fake, confidence 0.90)",
+                     "translate-zh-en:你好", "summarize:long", "chat:hi", "chat:how are you"):
+        assert expected in text
+    assert "never read" not in text
+
+
+async def test_usage_mode_language_and_unknown(tmp_path: Path) -> None:
+    text = await run_lines(tmp_path, "/translate\n/mode translate\nnice day\n/lang zh\n"
+                                     "/summarize\n/nope\n\n")
+    assert "Usage: /translate TEXT" in text
+    assert "Mode set to translate." in text and "translate-en-zh:nice day" in text
+    assert "用法:/summarize" in text and "我不认识 /nope" in text
+    assert "Type a message, or /help." in text
+
+
+async def test_turns_are_stored_like_telegram_messages(tmp_path: Path) -> None:
+    await run_lines(tmp_path, "hello\n/help\n")
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as connection:
+        rows = connection.execute(
+            "SELECT message_id, direction, status, task FROM messages ORDER BY id").fetchall()
+    assert rows == [(1, "in", "answered", None), (2, "out", "sent", "chat"),
+                    (3, "in", "answered", None), (4, "out", "sent", None)]
+
+
+async def test_a_failing_model_keeps_the_chat_alive(tmp_path: Path) -> None:
+    broken = FakeModel("chat")
+    broken.fail = RuntimeError("model missing")
+    text = await run_lines(tmp_path, "hello\n/help\n", FakeModels([broken]))
+    assert "Sorry, something went wrong on my side." in text and "/translate TEXT" in text
+    assert "model missing" not in text

@@ -1,0 +1,137 @@
+"""The Telegram application: handlers in priority order, error handler, lifecycle hooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    BaseHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.context import AppState, BotApplication, BotContext
+from bot.handlers import basics, gate, groups, nontext, tasks
+from bot.handlers.errors import on_error
+from bot.services.container import build_services
+from bot.services.inference import ModelLoader
+from bot.texts import COMMAND_MENU, GROUP_MENU, LANGUAGES, PRIVATE_MENU
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
+
+def handlers() -> dict[int, list[BaseHandler[Any, BotContext, Any]]]:
+    """Every handler, by group; groups run in order and at most one handler per group fires."""
+    return {
+        # -2: allow-lists, before anything is stored
+        -2: [TypeHandler(Update, gate.enforce_allow_lists)],
+        # -1: edits are recorded and end there; other messages are stored once, rate-limited
+        -1: [
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE, gate.record_edit),
+            MessageHandler(filters.UpdateType.MESSAGE, gate.admit),
+        ],
+        # 0: the answer. Commands first, then plain text; the catch-all for non-text is last
+        # because it matches everything.
+        0: [
+            CommandHandler("start", basics.start),
+            CommandHandler("help", basics.help_command),
+            CommandHandler("lang", basics.set_language),
+            CommandHandler("mode", basics.set_mode),
+            CommandHandler("ask", tasks.ask),
+            CommandHandler("translate", tasks.translate),
+            CommandHandler("summarize", tasks.summarize),
+            CommandHandler("digest", groups.digest),
+            MessageHandler(filters.COMMAND, basics.unknown_command),
+            MessageHandler(filters.TEXT, tasks.free_text),
+            MessageHandler(filters.ALL, nontext.not_text),
+        ],
+    }
+
+
+def build_application(
+    settings: Settings,
+    loader: ModelLoader | None = None,
+    request: BaseRequest | None = None,
+) -> BotApplication:
+    """The PTB application; services are built in post_init (inside the running loop).
+
+    ``loader`` and ``request`` replace the model loader and the HTTP layer in unit tests.
+    """
+
+    async def post_init(application: BotApplication) -> None:
+        services = await build_services(settings, loader)
+        application.bot_data.services = services
+        await register_commands(application)
+        await answer_interrupted(application, settings.recovery_window_s)
+        log.info("bot @%s ready", application.bot.username)
+
+    async def post_shutdown(application: BotApplication) -> None:
+        if application.bot_data.services is not None:
+            await application.bot_data.services.close()
+
+    rate_limiter = AIORateLimiter(
+        overall_max_rate=settings.telegram_max_messages_per_s,
+        overall_time_period=1,
+        group_max_rate=settings.telegram_group_messages_per_min,
+        group_time_period=60,
+        max_retries=settings.telegram_max_retries,
+    )
+    builder = Application.builder()
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application: BotApplication = (
+        builder
+        .token(settings.token)
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.bot_file_url)
+        .context_types(ContextTypes(context=BotContext, bot_data=AppState))
+        .concurrent_updates(settings.concurrent_updates)
+        .rate_limiter(rate_limiter)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    for group, members in handlers().items():
+        application.add_handlers(members, group=group)
+    application.add_error_handler(on_error)
+    return application
+
+
+async def register_commands(application: BotApplication) -> None:
+    """The command menus (setMyCommands) for private chats and groups, in English and Chinese."""
+    bot = application.bot
+    for scope, names in ((BotCommandScopeAllPrivateChats(), PRIVATE_MENU),
+                         (BotCommandScopeAllGroupChats(), GROUP_MENU)):
+        for lang in LANGUAGES:
+            commands = [BotCommand(name, COMMAND_MENU[name][lang]) for name in names]
+            await bot.set_my_commands(commands, scope=scope,
+                                      language_code=None if lang == "en" else lang)
+
+
+async def answer_interrupted(application: BotApplication, window_s: float) -> None:
+    """Queue again the messages a previous run accepted but died before answering."""
+    services = application.bot_data.services
+    if services is None or window_s <= 0:
+        return
+    pending = await services.turns.interrupted(window_s)
+    for stored in pending:
+        if stored.raw_update is not None:
+            await application.update_queue.put(Update.de_json(stored.raw_update, application.bot))
+    if pending:
+        log.info("answering %d message(s) left unanswered by the previous run", len(pending))

@@ -1,0 +1,161 @@
+"""Every setting of the bot, read from the environment and ``.env`` (see ``.env.example``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Language = Literal["en", "zh"]
+Mode = Literal["auto", "qa", "chat", "translate", "summarize"]
+IdList = Annotated[list[int], NoDecode]
+NameList = Annotated[list[str], NoDecode]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TELEGRAM_API = "https://api.telegram.org"
+ALL_TASKS = ("intent", "qa", "chat", "translate-en-zh", "translate-zh-en", "summarize")
+
+
+def _split(value: Any) -> Any:
+    """``"1, 2,3"`` -> ``["1", "2", "3"]``; JSON-style ``[1, 2]`` works too; empty -> ``[]``."""
+    if isinstance(value, str):
+        text = value.strip().removeprefix("[").removesuffix("]")
+        return [part.strip().strip("\"'") for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """The bot's configuration. Field ``foo_bar`` is read from ``FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = TELEGRAM_API
+    telegram_max_messages_per_s: float = Field(default=30.0, gt=0)
+    telegram_group_messages_per_min: float = Field(default=20.0, gt=0)
+    telegram_max_retries: int = Field(default=3, ge=0)
+    concurrent_updates: int = Field(default=64, ge=1)
+
+    # webhook (polling when WEBHOOK_URL is empty)
+    webhook_url: str | None = None
+    webhook_secret_token: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    # storage
+    bot_data_dir: Path = REPO_ROOT / "data"
+    database_url: str = ""
+    recovery_window_s: float = Field(default=900.0, ge=0)
+
+    # access and limits
+    admin_user_ids: IdList = Field(default_factory=list)
+    allowed_user_ids: IdList = Field(default_factory=list)
+    allowed_chat_ids: IdList = Field(default_factory=list)
+    user_rate_limit: int = Field(default=20, ge=1)
+    user_rate_period_s: float = Field(default=60.0, gt=0)
+    max_input_chars: int = Field(default=1000, ge=16)
+    default_language: Language = "en"
+    store_group_messages: bool = False
+    digest_default_messages: int = Field(default=50, ge=1)
+    digest_max_messages: int = Field(default=200, ge=1)
+    typing_delay_ms: float = Field(default=250.0, ge=0)
+
+    # models and inference
+    model_dir: Path | None = None
+    model_data_dir: Path | None = None
+    tf_intra_threads: int = Field(default=0, ge=0)
+    tf_inter_threads: int = Field(default=0, ge=0)
+    model_xla: bool = True
+    preload_tasks: NameList = Field(default_factory=lambda: list(ALL_TASKS))
+    batch_max_size: int = Field(default=32, ge=1)
+    batch_max_wait_ms: float = Field(default=5.0, ge=0)
+    inference_timeout_s: float = Field(default=30.0, gt=0)
+    inference_threads: int = Field(default=2, ge=1)
+    model_retry_s: float = Field(default=300.0, ge=0)
+    qa_min_confidence: float = Field(default=0.5, ge=0, le=1)
+    intent_min_confidence: float = Field(default=0.6, ge=0, le=1)
+
+    log_level: str = "INFO"
+
+    @field_validator(
+        "admin_user_ids", "allowed_user_ids", "allowed_chat_ids", "preload_tasks", mode="before"
+    )
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("telegram_bot_token", "webhook_secret_token", "webhook_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.bot_data_dir / 'bot.sqlite3'}"
+        elif self.database_url.startswith("sqlite://"):
+            self.database_url = "sqlite+aiosqlite://" + self.database_url[len("sqlite://"):]
+        self.digest_default_messages = min(self.digest_default_messages, self.digest_max_messages)
+        return self
+
+    # -- derived values -----------------------------------------------------------------------
+    @property
+    def token(self) -> str:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else ""
+
+    @property
+    def api_root(self) -> str:
+        """The Bot API server's root URL, whether or not the setting ends in ``/bot``."""
+        return self.telegram_api_base_url.rstrip("/").removesuffix("/bot").rstrip("/")
+
+    @property
+    def bot_api_url(self) -> str:
+        return f"{self.api_root}/bot"
+
+    @property
+    def bot_file_url(self) -> str:
+        return f"{self.api_root}/file/bot"
+
+    @property
+    def webhook_path(self) -> str:
+        return urlsplit(self.webhook_url or "").path.lstrip("/")
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line or a reply."""
+        values = [self.token]
+        if self.webhook_secret_token:
+            values.append(self.webhook_secret_token.get_secret_value())
+        return [v for v in values if v]
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admin_user_ids
+
+    def allows(self, user_id: int | None, chat_id: int | None) -> bool:
+        """The allow-lists: everyone when both are empty; else admins, listed users (anywhere)
+        and everyone in a listed chat."""
+        if not self.allowed_user_ids and not self.allowed_chat_ids:
+            return True
+        return (self.is_admin(user_id) or (user_id is not None and user_id in self.allowed_user_ids)
+                or (chat_id is not None and chat_id in self.allowed_chat_ids))
+
+    def export_model_env(self) -> None:
+        """Hand the model settings to ``model`` (which reads the environment), ``.env`` included."""
+        values = {
+            "MODEL_DIR": self.model_dir,
+            "MODEL_DATA_DIR": self.model_data_dir,
+            "TF_INTRA_THREADS": self.tf_intra_threads or None,
+            "TF_INTER_THREADS": self.tf_inter_threads or None,
+            "MODEL_XLA": "1" if self.model_xla else "0",
+        }
+        for name, value in values.items():
+            if value is not None:
+                os.environ[name] = str(value)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,101 @@
+"""Reading a Telegram message: its content type, command, and whether it is meant for the bot."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from telegram import Message, MessageEntity, Update
+from telegram.constants import ChatType
+
+from bot.services.commands import split_command
+from bot.storage.records import IncomingMessage
+
+_CONTENT_TYPES = (
+    "photo", "sticker", "voice", "video", "video_note", "audio", "animation", "document",
+    "location", "venue", "contact", "poll", "dice", "game", "story",
+)
+
+
+def content_type(message: Message) -> str:
+    if message.text is not None:
+        return "text"
+    for name in _CONTENT_TYPES:
+        if getattr(message, name, None):
+            return name
+    return "other"
+
+
+def is_group(message: Message) -> bool:
+    return message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def command_of(message: Message) -> tuple[str, str | None] | None:
+    """``(name, @bot or None)`` when the message starts with a bot command."""
+    text = message.text or ""
+    entities = message.entities or ()
+    starts_with_command = any(e.type == MessageEntity.BOT_COMMAND and e.offset == 0
+                              for e in entities) or (not entities and text.startswith("/"))
+    parts = split_command(text) if starts_with_command else None
+    return (parts[0], parts[1]) if parts else None
+
+
+def mentions_bot(message: Message, username: str, bot_id: int) -> bool:
+    text = message.text or message.caption or ""
+    entities = message.entities or message.caption_entities or ()
+    for entity in entities:
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot_id:
+            return True
+    return bool(username) and re.search(rf"@{re.escape(username)}\b", text, re.I) is not None
+
+
+def replies_to_bot(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+def is_addressed(message: Message, username: str, bot_id: int) -> bool:
+    """Private chats: always. Groups: a mention, a reply to the bot, or a command for it."""
+    if not is_group(message):
+        return True
+    command = command_of(message)
+    if command is not None:
+        return command[1] is None or command[1].lower() == username.lower()
+    return mentions_bot(message, username, bot_id) or replies_to_bot(message, bot_id)
+
+
+def strip_mention(text: str, username: str) -> str:
+    """``"@my_bot, how are you?"`` -> ``"how are you?"``."""
+    if not username:
+        return text.strip()
+    cleaned = re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.I)
+    return cleaned.strip().lstrip(",:;，：").strip()
+
+
+def replied_text(message: Message) -> str:
+    """The text (or caption) of the message this one replies to."""
+    replied = message.reply_to_message
+    if replied is None:
+        return ""
+    return (replied.text or replied.caption or "").strip()
+
+
+def incoming_message(update: Update, username: str, bot_id: int) -> IncomingMessage | None:
+    """What storage needs of an update's message; None for updates without a user message."""
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    user, chat = message.from_user, message.chat
+    command = command_of(message)
+    raw: dict[str, Any] = update.to_dict()
+    return IncomingMessage(
+        chat_id=chat.id, chat_type=str(chat.type), chat_title=chat.title,
+        message_id=message.message_id, user_id=user.id, username=user.username,
+        first_name=user.first_name, language_code=user.language_code,
+        text=message.text if message.text is not None else message.caption,
+        content_type=content_type(message), command=command[0] if command else None,
+        addressed=is_addressed(message, username, bot_id),
+        reply_to_message_id=(message.reply_to_message.message_id
+                             if message.reply_to_message else None),
+        raw_update=raw,
+    )

@@ -1,0 +1,99 @@
+"""Sending replies: quoted, split at Telegram's length limit, recorded with their model version."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from telegram import ReplyParameters, Update
+from telegram.constants import ChatAction, MessageLimit
+from telegram.error import TelegramError
+
+from bot.context import BotContext
+from bot.services.conversation import Reply
+from bot.storage.records import OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+TYPING_REPEAT_S = 4.5  # Telegram shows "typing" for about 5 seconds
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Pieces of at most ``limit`` UTF-16 code units (Telegram's measure), cut at a line break
+    or a space when there is one in the second half of the piece."""
+    pieces: list[str] = []
+    rest = text
+    while _utf16_len(rest) > limit:
+        cut, size = 0, 0
+        for index, char in enumerate(rest):  # the longest prefix that fits
+            size += _utf16_len(char)
+            if size > limit:
+                break
+            cut = index + 1
+        window = rest[:cut]
+        for separator in ("\n", " "):
+            position = window.rfind(separator)
+            if position > cut // 2:
+                cut = position + 1
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n")
+    if rest.strip() or not pieces:
+        pieces.append(rest)
+    return [piece for piece in pieces if piece] or [text[:1] or " "]
+
+
+async def respond(update: Update, context: BotContext, reply: Reply) -> None:
+    """Send the reply quoting the user's message, then record it and close the turn."""
+    message = update.effective_message
+    turn = context.current_turn
+    assert message is not None
+    sent = []
+    ready = time.monotonic()
+    for index, piece in enumerate(split_text(reply.text)):
+        quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+        posted = await message.reply_text(piece, reply_parameters=quote if index == 0 else None)
+        sent.append(OutgoingMessage(
+            chat_id=posted.chat_id, message_id=posted.message_id, text=piece,
+            reply_to_message_id=message.message_id, task=reply.task,
+            model_version=reply.version, confidence=reply.confidence,
+            model_ms=reply.model_ms, batch_size=reply.batch_size,
+            latency_ms=(time.monotonic() - turn.received_at) * 1000,
+        ))
+    await context.services.turns.finish(turn, sent)
+    log.debug("chat %s message %s: answer ready after %.0f ms (model %.0f ms), sent in %.0f ms",
+              turn.chat_id, turn.message_id, (ready - turn.received_at) * 1000,
+              reply.model_ms or 0, (time.monotonic() - ready) * 1000)
+
+
+async def close_silently(context: BotContext) -> None:
+    """The turn gets no reply (e.g. a sticker in a group)."""
+    await context.services.turns.close(context.current_turn)
+
+
+@contextlib.asynccontextmanager
+async def typing(context: BotContext, chat_id: int) -> AsyncIterator[None]:
+    """Show "typing..." while the body runs, unless it finishes within the configured delay."""
+    delay = context.services.settings.typing_delay_ms / 1000
+
+    async def keep_typing() -> None:
+        await asyncio.sleep(delay)
+        while True:
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await asyncio.sleep(TYPING_REPEAT_S)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,1 @@
+"""Services: inference, routing, conversation, turn bookkeeping, rate limits (no Telegram)."""

@@ -1,0 +1,61 @@
+"""The composition root of the services: built once at start-up, closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.services.conversation import Conversation
+from bot.services.inference import InferenceService, ModelLoader
+from bot.services.models import predictor_loader
+from bot.services.ratelimit import UserRateLimiter
+from bot.services.routing import Router
+from bot.services.turns import Turns
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    inference: InferenceService
+    conversation: Conversation
+    turns: Turns
+    limiter: UserRateLimiter
+    refusals: UserRateLimiter  # at most one "this bot is private" per user and hour
+
+    async def close(self) -> None:
+        log.info("inference stats: %s", self.inference.stats()["total"])
+        await self.inference.close()
+        await self.db.close()
+
+
+async def build_services(settings: Settings, loader: ModelLoader | None = None) -> Services:
+    """Migrate the database, start loading the models, wire everything together."""
+    db = Database(settings.database_url)
+    await db.migrate()
+    inference = InferenceService(
+        loader or predictor_loader(settings.model_dir, settings.bot_data_dir / "qa"),
+        max_batch=settings.batch_max_size,
+        max_wait_ms=settings.batch_max_wait_ms,
+        timeout_s=settings.inference_timeout_s,
+        threads=settings.inference_threads,
+        retry_s=settings.model_retry_s,
+    )
+    inference.warm_up(settings.preload_tasks)
+    conversation = Conversation(inference, Router(inference, settings.intent_min_confidence),
+                                settings.max_input_chars,
+                                settings.qa_min_confidence)
+    return Services(
+        settings=settings,
+        db=db,
+        inference=inference,
+        conversation=conversation,
+        turns=Turns(db, settings.store_group_messages, settings.default_language),
+        limiter=UserRateLimiter(settings.user_rate_limit, settings.user_rate_period_s,
+                                exempt=settings.admin_user_ids),
+        refusals=UserRateLimiter(1, 3600),
+    )

@@ -1,0 +1,186 @@
+"""What the bot answers, independent of Telegram: the same code serves the terminal chat.
+
+Each operation takes text and the user's language and returns ``Reply`` objects; model failures
+become a clear sentence in that language (the details go to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.services.inference import (
+    InferenceError,
+    InferenceService,
+    InferenceTimeout,
+    ModelAnswer,
+    TaskUnavailable,
+)
+from bot.services.routing import Route, Router, translation_task
+from bot.storage.records import ChatLine
+from bot.texts import say
+
+log = logging.getLogger(__name__)
+
+DIGEST_CHUNK_CHARS = 500
+DIGEST_CHUNK_LINES = 8
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply to send; ``task``/``version`` say which model produced it (None: no model)."""
+
+    text: str
+    task: str | None = None
+    version: str | None = None
+    confidence: float | None = None
+    model_ms: float | None = None  # the model's time: queue wait + decode
+    batch_size: int | None = None
+
+
+def _from_answer(text: str, answer: ModelAnswer) -> Reply:
+    return Reply(text, answer.task, answer.version, answer.confidence, answer.model_ms,
+                 answer.batch_size)
+
+
+class Conversation:
+    """Answers, translations, summaries, chat replies and digests."""
+
+    def __init__(
+        self,
+        inference: InferenceService,
+        router: Router,
+        max_input_chars: int = 1000,
+        qa_min_confidence: float = 0.5,
+    ) -> None:
+        self.inference = inference
+        self.router = router
+        self.max_input_chars = max_input_chars
+        self.qa_min_confidence = qa_min_confidence
+
+    # -- operations -------------------------------------------------------------------------
+    async def free_text(self, text: str, mode: str, lang: str) -> Reply:
+        """Plain text: the chat's mode decides, or the router when the mode is ``auto``."""
+        if mode == "auto":
+            route = await self.router.route(text)
+        else:
+            route = Route(mode, text)
+        if route.intent == "translate":
+            return await self.translate(route.text, route.target, lang)
+        if route.intent == "summarize":
+            return await self.summarize(route.text, lang)
+        if route.intent == "qa":
+            return await self.ask(route.text, lang, fall_back_to_chat=(mode == "auto"))
+        return await self.chat(route.text, lang)
+
+    async def translate(self, text: str, target: str | None, lang: str) -> Reply:
+        return await self._run(translation_task(text, target), text, lang)
+
+    async def summarize(self, text: str, lang: str) -> Reply:
+        return await self._run("summarize", text, lang)
+
+    async def chat(self, text: str, lang: str) -> Reply:
+        return await self._run("chat", text, lang)
+
+    async def ask(self, question: str, lang: str, fall_back_to_chat: bool = False) -> Reply:
+        """Question answering; the chat model answers when QA has no model (or, for free text,
+        when QA is not sure)."""
+        if not await self.inference.available("qa"):
+            return await self.chat(question, lang)
+        unsure: list[bool] = []
+
+        def render(answer: ModelAnswer) -> str:
+            if self._qa_is_sure(answer):
+                return answer.text
+            unsure.append(True)
+            closest = str(answer.extra.get("answer") or answer.text).strip()
+            if closest:
+                return say(lang, "not_sure_closest", answer=closest)
+            return say(lang, "not_sure")
+
+        reply = await self._run("qa", question, lang, render)
+        if unsure and fall_back_to_chat:
+            chat = await self.chat(question, lang)
+            if chat.task is not None:  # the chat model answered (it may be missing too)
+                return chat
+        return reply
+
+    async def digest(self, lines: Sequence[ChatLine], lang: str) -> Reply:
+        """One summarized line per stretch of conversation, naming who spoke in it."""
+        if not lines:
+            return Reply(say(lang, "digest_empty"))
+        chunks = _chunk(lines)
+        sources = [_as_paragraph(chunk)[: self.max_input_chars] for chunk in chunks]
+        try:
+            answers = await self.inference.predict_many("summarize", sources)
+        except InferenceError as exc:
+            return self._failure("summarize", exc, lang)
+        bullets = []
+        for chunk, answer in zip(chunks, answers, strict=True):
+            names = ", ".join(dict.fromkeys(line.author for line in chunk))
+            summary = answer.text.strip() or chunk[-1].text[:80]
+            bullets.append(f"• {names}: {summary}")
+        header = say(lang, "digest_header", n=len(lines))
+        last = answers[-1]
+        return Reply("\n".join([header, *bullets]), last.task, last.version,
+                     min(a.confidence for a in answers), max(a.model_ms for a in answers),
+                     max(a.batch_size for a in answers))
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _qa_is_sure(self, answer: ModelAnswer) -> bool:
+        for key in ("sure", "answered", "confident"):
+            if isinstance(answer.extra.get(key), bool):
+                return bool(answer.extra[key])
+        threshold = answer.extra.get("threshold")
+        limit = float(threshold) if isinstance(threshold, int | float) else self.qa_min_confidence
+        return answer.confidence >= limit
+
+    async def _run(
+        self,
+        task: str,
+        text: str,
+        lang: str,
+        render: Callable[[ModelAnswer], str] | None = None,
+    ) -> Reply:
+        truncated = len(text) > self.max_input_chars
+        try:
+            answer = await self.inference.predict(task, text[: self.max_input_chars])
+        except InferenceError as exc:
+            return self._failure(task, exc, lang)
+        body = render(answer) if render else answer.text
+        if not body.strip():
+            body = say(lang, "empty_answer")
+        if truncated:
+            body = f"{body}\n\n{say(lang, 'truncated', n=self.max_input_chars)}"
+        return _from_answer(body, answer)
+
+    def _failure(self, task: str, exc: InferenceError, lang: str) -> Reply:
+        if isinstance(exc, TaskUnavailable):
+            return Reply(say(lang, "unavailable", task=task))
+        if isinstance(exc, InferenceTimeout):
+            log.warning("time-out: %s", exc)
+            return Reply(say(lang, "timeout"))
+        log.error("model failure on %s: %s", task, exc)
+        return Reply(say(lang, "error"))
+
+
+def _as_paragraph(lines: Sequence[ChatLine]) -> str:
+    """Chat lines as one paragraph of sentences, which is what the summarizer was trained on."""
+    sentences = [line.text.strip() for line in lines if line.text.strip()]
+    return " ".join(s if s.endswith((".", "!", "?", "。", "！", "？")) else f"{s}."
+                    for s in sentences)
+
+
+def _chunk(lines: Sequence[ChatLine]) -> list[list[ChatLine]]:
+    chunks: list[list[ChatLine]] = [[]]
+    size = 0
+    for line in lines:
+        if chunks[-1] and (size + len(line.text) > DIGEST_CHUNK_CHARS
+                           or len(chunks[-1]) >= DIGEST_CHUNK_LINES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(line)
+        size += len(line.text)
+    return chunks
+

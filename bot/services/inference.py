@@ -1,0 +1,380 @@
+"""The inference service: an async facade that batches requests from every chat per task.
+
+Each task has a queue. A serving coroutine takes the first waiting request, waits up to
+``max_wait_ms`` for more (or until ``max_batch`` are waiting), and decodes them all with one
+``predict`` call in a worker thread: TensorFlow releases the GIL, so the event loop keeps
+serving updates while the model works, and concurrent chats share one forward pass. While a
+batch decodes, the next one fills up.
+
+The service knows nothing of TensorFlow: it calls a ``ModelLoader`` that returns something with
+``predict(texts) -> predictions`` (see ``bot/services/models.py`` for the real one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+_MAIN_FIELDS = frozenset({"text", "confidence", "task", "version"})
+
+
+class TextModel(Protocol):
+    """What the service needs of a loaded model version: string in, predictions out."""
+
+    def predict(self, texts: list[str]) -> Sequence[Any]: ...
+
+
+# ``loader(task, version)`` returns a TextModel or raises TaskUnavailable.
+ModelLoader = Callable[[str, str | None], TextModel]
+
+
+class InferenceError(Exception):
+    """A model could not answer; the message is for logs, never for users."""
+
+
+class TaskUnavailable(InferenceError):
+    """The task has no usable model (not trained yet, unknown, or failed to load)."""
+
+
+class InferenceTimeout(InferenceError):
+    """The answer did not come within the time-out."""
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """One model output, with what produced it and how long it took."""
+
+    text: str
+    confidence: float
+    task: str
+    version: str
+    model_ms: float  # queue wait + decode
+    batch_size: int
+    extra: Mapping[str, Any] = field(default_factory=dict)  # task-specific fields (qa, intent)
+
+
+@dataclass
+class TaskStats:
+    requests: int = 0
+    calls: int = 0
+    batched_calls: int = 0  # calls that decoded more than one request
+    batched_requests: int = 0  # requests that shared their call with others
+    largest_batch: int = 0
+    busy_s: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        calls, requests = max(self.calls, 1), max(self.requests, 1)
+        return {**dataclasses.asdict(self), "mean_batch": self.requests / calls,
+                "share_calls_batched": self.batched_calls / calls,
+                "share_requests_batched": self.batched_requests / requests}
+
+
+@dataclass
+class _Request:
+    text: str
+    future: asyncio.Future[ModelAnswer]
+    enqueued: float
+
+
+class _TaskQueue:
+    """One task's model, its waiting requests and its serving coroutine."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.model: TextModel | None = None
+        self.version: str | None = None
+        self.loading: asyncio.Future[None] | None = None
+        self.failed_at: float | None = None
+        self.failure: str = ""
+        self.pending: deque[_Request] = deque()
+        self.wakeup = asyncio.Event()
+        self.server: asyncio.Task[None] | None = None
+        self.stats = TaskStats()
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark a background load's outcome as seen (failures are logged where they happen)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _version_of(model: TextModel, output: Any) -> str:
+    return str(getattr(output, "version", None) or getattr(model, "version", "") or "unknown")
+
+
+def _extra_fields(output: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(output) and not isinstance(output, type):
+        items = {f.name: getattr(output, f.name) for f in dataclasses.fields(output)}
+    else:
+        items = dict(getattr(output, "__dict__", {}))
+    return {k: v for k, v in items.items() if k not in _MAIN_FIELDS}
+
+
+class InferenceService:
+    """``await service.predict(task, text)``: batched, off the event loop, with a time-out."""
+
+    def __init__(
+        self,
+        loader: ModelLoader,
+        max_batch: int = 32,
+        max_wait_ms: float = 5.0,
+        timeout_s: float = 30.0,
+        threads: int = 2,
+        retry_s: float = 300.0,
+    ) -> None:
+        self._loader = loader
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.timeout_s = timeout_s
+        self.retry_s = retry_s
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="inference")
+        self._load_executor = ThreadPoolExecutor(1, thread_name_prefix="model-load")
+        self._queues: dict[str, _TaskQueue] = {}
+        self._closed = False
+
+    # -- public API -------------------------------------------------------------------------
+    async def predict(self, task: str, text: str, timeout: float | None = None) -> ModelAnswer:
+        """The model's answer to one text; raises TaskUnavailable or InferenceTimeout."""
+        [answer] = await self.predict_many(task, [text], timeout)
+        return answer
+
+    async def predict_many(
+        self, task: str, texts: Sequence[str], timeout: float | None = None
+    ) -> list[ModelAnswer]:
+        """Answers to several texts, queued together (they may share a batch with others)."""
+        limit = self.timeout_s if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(self._answer(task, list(texts)), limit)
+        except TimeoutError:
+            raise InferenceTimeout(f"{task}: no answer within {limit:.1f} s") from None
+
+    def state(self, task: str) -> str:
+        """``ready``, ``loading``, ``unavailable`` (recently failed) or ``unknown`` (not tried)."""
+        queue = self._queues.get(task)
+        if queue is None:
+            return "unknown"
+        if queue.model is not None:
+            return "ready"
+        if queue.loading is not None and not queue.loading.done():
+            return "loading"
+        if queue.failed_at is not None and time.monotonic() - queue.failed_at < self.retry_s:
+            return "unavailable"
+        return "unknown"
+
+    def ready(self, task: str) -> bool:
+        """True when the task's model is loaded; starts loading it in the background if not."""
+        if self.state(task) == "unknown":
+            self.warm_up([task])
+        return self.state(task) == "ready"
+
+    async def available(self, task: str) -> bool:
+        """Load the task's model if needed; False when it cannot be loaded."""
+        try:
+            await self._ensure_loaded(self._queue(task))
+        except TaskUnavailable:
+            return False
+        return True
+
+    def warm_up(self, tasks: Sequence[str]) -> None:
+        """Start loading these tasks' models in the background (failures are logged only)."""
+        for task in tasks:
+            queue = self._queue(task)
+            if queue.model is None and queue.loading is None:
+                queue.loading = asyncio.ensure_future(self._load(queue, None))
+                queue.loading.add_done_callback(_retrieve)
+
+    async def reload(self, task: str, version: str | None = None) -> str:
+        """Load a version (default: current) and switch to it atomically once it works.
+
+        Requests in flight finish on the old version; if loading fails the old one keeps
+        serving and TaskUnavailable is raised.
+        """
+        loop = asyncio.get_running_loop()
+        model = await loop.run_in_executor(
+            self._load_executor, self._load_and_warm_up, task, version
+        )
+        queue = self._queue(task)
+        queue.model, queue.version = model, getattr(model, "version", version)
+        queue.failed_at = None
+        log.info("serving %s version %s", task, queue.version)
+        return str(queue.version)
+
+    def versions(self) -> dict[str, str]:
+        return {t: str(q.version) for t, q in self._queues.items() if q.model is not None}
+
+    def queue_depths(self) -> dict[str, int]:
+        return {t: len(q.pending) for t, q in self._queues.items()}
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Per task and in total: requests, model calls, and the share that was batched."""
+        total = TaskStats()
+        result = {}
+        for task, queue in self._queues.items():
+            s = queue.stats
+            if s.requests:
+                result[task] = s.as_dict()
+            total.requests += s.requests
+            total.calls += s.calls
+            total.batched_calls += s.batched_calls
+            total.batched_requests += s.batched_requests
+            total.largest_batch = max(total.largest_batch, s.largest_batch)
+            total.busy_s += s.busy_s
+        result["total"] = total.as_dict()
+        return result
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = []
+        for queue in self._queues.values():
+            for task in (queue.server, queue.loading):
+                if task is not None and not task.done():
+                    task.cancel()
+                    tasks.append(task)
+            for request in queue.pending:
+                if not request.future.done():
+                    request.future.set_exception(InferenceError("service closed"))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._load_executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals --------------------------------------------------------------------------
+    def _queue(self, task: str) -> _TaskQueue:
+        if task not in self._queues:
+            self._queues[task] = _TaskQueue(task)
+        return self._queues[task]
+
+    async def _load(self, queue: _TaskQueue, version: str | None) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            model = await loop.run_in_executor(
+                self._load_executor, self._load_and_warm_up, queue.task, version
+            )
+        except TaskUnavailable as exc:
+            queue.failed_at, queue.failure = time.monotonic(), str(exc)
+            log.info("model %s unavailable: %s", queue.task, exc)
+            raise
+        except Exception as exc:
+            queue.failed_at, queue.failure = time.monotonic(), f"{type(exc).__name__}: {exc}"
+            log.exception("loading the %s model failed", queue.task)
+            raise TaskUnavailable(queue.failure) from exc
+        finally:
+            queue.loading = None
+        queue.model, queue.version = model, str(getattr(model, "version", "unknown"))
+        queue.failed_at = None
+        log.info("loaded %s version %s in %.1f s", queue.task, queue.version,
+                 time.perf_counter() - started)
+
+    def _load_and_warm_up(self, task: str, version: str | None) -> TextModel:
+        """Load, then compile: graphs are traced (and with XLA compiled, once per input shape)
+        on their first call, which should not be a user's. A model with ``warm_up(max_batch)``
+        prepares the shapes it will meet; others decode one short text."""
+        model = self._loader(task, version)
+        warm_up = getattr(model, "warm_up", None)
+        if callable(warm_up):
+            warm_up(self.max_batch)
+        else:
+            model.predict(["hello"])
+        return model
+
+    async def _ensure_loaded(self, queue: _TaskQueue) -> TextModel:
+        if queue.model is not None:
+            return queue.model
+        if self.state(queue.task) == "unavailable":
+            raise TaskUnavailable(queue.failure or queue.task)
+        if queue.loading is None:
+            queue.loading = asyncio.ensure_future(self._load(queue, None))
+            queue.loading.add_done_callback(_retrieve)
+        await asyncio.shield(queue.loading)
+        assert queue.model is not None
+        return queue.model
+
+    async def _answer(self, task: str, texts: list[str]) -> list[ModelAnswer]:
+        if self._closed:
+            raise InferenceError("service closed")
+        queue = self._queue(task)
+        await self._ensure_loaded(queue)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        requests = [_Request(t, loop.create_future(), now) for t in texts]
+        queue.pending.extend(requests)
+        queue.wakeup.set()
+        if queue.server is None or queue.server.done():
+            queue.server = asyncio.create_task(self._serve(queue), name=f"inference:{task}")
+        try:
+            return list(await asyncio.gather(*(r.future for r in requests)))
+        finally:
+            for request in requests:  # on a time-out: let the server skip what is left
+                request.future.cancel()
+
+    async def _next_batch(self, queue: _TaskQueue) -> list[_Request]:
+        """Wait for a request, then up to ``max_wait`` (from its arrival) for more."""
+        loop = asyncio.get_running_loop()
+        while not queue.pending:
+            queue.wakeup.clear()
+            await queue.wakeup.wait()
+        deadline = queue.pending[0].enqueued + self.max_wait
+        while len(queue.pending) < self.max_batch and (left := deadline - loop.time()) > 0:
+            queue.wakeup.clear()
+            try:
+                await asyncio.wait_for(queue.wakeup.wait(), left)
+            except TimeoutError:
+                break
+        batch: list[_Request] = []
+        while queue.pending and len(batch) < self.max_batch:
+            request = queue.pending.popleft()
+            if not request.future.done():  # skip requests whose caller gave up
+                batch.append(request)
+        return batch
+
+    async def _serve(self, queue: _TaskQueue) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._next_batch(queue)
+            if not batch:
+                continue
+            model = queue.model
+            assert model is not None
+            started = time.perf_counter()
+            try:
+                outputs = await loop.run_in_executor(
+                    self._executor, model.predict, [r.text for r in batch]
+                )
+                if len(outputs) != len(batch):
+                    raise InferenceError(f"{len(outputs)} outputs for {len(batch)} inputs")
+            except Exception as exc:
+                log.exception("the %s model failed on a batch of %d", queue.task, len(batch))
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(InferenceError(str(exc)))
+                continue
+            elapsed = time.perf_counter() - started
+            self._record(queue.stats, len(batch), elapsed)
+            for request, output in zip(batch, outputs, strict=True):
+                if request.future.done():
+                    continue
+                request.future.set_result(ModelAnswer(
+                    text=str(output.text), confidence=float(output.confidence),
+                    task=queue.task, version=_version_of(model, output),
+                    model_ms=(loop.time() - request.enqueued) * 1000, batch_size=len(batch),
+                    extra=_extra_fields(output),
+                ))
+
+    @staticmethod
+    def _record(stats: TaskStats, size: int, elapsed: float) -> None:
+        stats.requests += size
+        stats.calls += 1
+        stats.busy_s += elapsed
+        stats.largest_batch = max(stats.largest_batch, size)
+        if size > 1:
+            stats.batched_calls += 1
+            stats.batched_requests += size

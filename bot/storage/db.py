@@ -1,0 +1,129 @@
+"""The database: one async engine, migrations at start-up, one session per unit of work.
+
+SQLite runs in WAL mode (readers never wait for the writer) with a busy timeout and foreign keys
+on. A unit of work's transaction starts with ``BEGIN IMMEDIATE`` (issued by the sqlite3 driver
+together with the first write, which saves a round trip to the database thread), so two
+writers queue on the busy timeout instead of failing when a read lock cannot be upgraded.
+Within the process, writers also take turns on an asyncio lock: SQLite's busy handler polls
+with sleeps of up to 100 ms, which under many concurrent chats would show as latency, while
+waiting on the lock costs nothing. Readers take no lock and see committed data (WAL).
+
+Migrations use their own connection with explicit ``BEGIN`` (DDL inside the transaction) and
+foreign keys off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bot.storage.repositories import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's configuration for this project, independent of the working directory."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _prepare_sqlite(engine: AsyncEngine, for_migrations: bool = False) -> None:
+    """Pragmas on every new connection, and who begins transactions (module docstring)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Migrations: no implicit BEGIN (we issue it, so DDL is transactional). Otherwise the
+        # driver begins an IMMEDIATE transaction before the first write statement.
+        dbapi_connection.isolation_level = None if for_migrations else "IMMEDIATE"
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA foreign_keys={'OFF' if for_migrations else 'ON'}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    if for_migrations:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _ensure_parent_dir(url: str) -> None:
+    database = make_url(url).database
+    if _is_sqlite(url) and database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """Engine, migrations and units of work for one database URL."""
+
+    def __init__(self, url: str, echo: bool = False) -> None:
+        self.url = url
+        _ensure_parent_dir(url)
+        self.engine = create_async_engine(url, echo=echo)
+        if _is_sqlite(url):
+            _prepare_sqlite(self.engine)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_turn = asyncio.Lock()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest migration (foreign keys off while tables are rebuilt)."""
+        engine = create_async_engine(self.url, poolclass=NullPool)
+        if _is_sqlite(self.url):
+            _prepare_sqlite(engine, for_migrations=True)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(_upgrade, alembic_config(self.url))
+                await connection.commit()
+                if _is_sqlite(self.url):
+                    problems = (await connection.exec_driver_sql("PRAGMA foreign_key_check"))
+                    if rows := problems.fetchall():
+                        raise RuntimeError(f"foreign key violations after migrating: {rows[:5]}")
+        finally:
+            await engine.dispose()
+
+    @asynccontextmanager
+    async def unit_of_work(self, write: bool = True) -> AsyncIterator[UnitOfWork]:
+        """One session and transaction: committed on success, rolled back on any error."""
+        if not write:
+            async with self._sessions() as session, session.begin():
+                yield UnitOfWork(session)
+            return
+        async with self._write_turn, self._sessions() as session, session.begin():
+            yield UnitOfWork(session)
+
+    async def pragma(self, name: str) -> Any:
+        async with self.engine.connect() as connection:
+            return (await connection.execute(text(f"PRAGMA {name}"))).scalar()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade(connection: Connection, config: Config) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    log.info("database schema at migration head")
