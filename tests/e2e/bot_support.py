@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -119,6 +120,9 @@ def prepare_models(cache_root: Path, scratch: Path) -> Path:
         for task in SEQ2SEQ_TASKS:
             if not (models / task / "current").is_file():
                 train_tiny(task, corpora[task], models)
+        for old in cache_root.iterdir():  # models of older model code, unused for a day
+            if old.is_dir() and old != models and time.time() - old.stat().st_mtime > 86400:
+                shutil.rmtree(old, ignore_errors=True)
     return models
 
 
