@@ -37,6 +37,7 @@ from model.evaluate import NOT_IN_BANK, evaluate_qa, normalize_answer
 from model.registry import Registry
 from model.tasks import REPO_ROOT, default_data_dir, default_model_dir, get_task
 from model.tokenizer import Tokenizer, TokenizerSpec
+from model.train import TrainResult
 
 log = logging.getLogger(__name__)
 Pairs = list[tuple[str, str]]
@@ -69,15 +70,6 @@ class QATrainOptions:
     promote: str = "auto"
     seed: int = 13
     verbose: int = 1
-
-
-@dataclass
-class QATrainResult:
-    task: str
-    version: str
-    path: Path
-    card: dict[str, Any]
-    promoted: bool
 
 
 # -- training pairs ----------------------------------------------------------------------------
@@ -423,7 +415,7 @@ def pseudo_bilingual_rows(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]]
 # -- train -------------------------------------------------------------------------------------
 
 
-def train_qa(options: QATrainOptions) -> QATrainResult:
+def train_qa(options: QATrainOptions) -> TrainResult:
     """Train, select on dev, calibrate, evaluate and write a new qa version."""
     import keras
 
@@ -481,7 +473,7 @@ def _roundtrip_float16(predictor: Any) -> None:
 
 def _finish(options: QATrainOptions, task: str, predictor: Any, data: QAData, data_dir: Path,
             started: float, fit_seconds: float, steps: int, history: list[dict[str, float]],
-            best_step: int | None) -> QATrainResult:
+            best_step: int | None) -> TrainResult:
     from model.retrieval import save_qa
     from model.train import _sha256
 
@@ -539,4 +531,4 @@ def _finish(options: QATrainOptions, task: str, predictor: Any, data: QAData, da
                                            and registry.current(task) is None)
     if promote:
         registry.promote(task, version)
-    return QATrainResult(task, version, registry.version_dir(task, version), card, promote)
+    return TrainResult(task, version, registry.version_dir(task, version), card, promote)

@@ -26,6 +26,7 @@ from model.evaluate import confusion_markdown, intent_metrics
 from model.registry import Registry
 from model.tasks import REPO_ROOT, default_data_dir, default_model_dir, get_task
 from model.tokenizer import Tokenizer, TokenizerSpec
+from model.train import TrainResult
 
 HELDOUT = REPO_ROOT / "tests" / "fixtures" / "intent" / "heldout.tsv"
 
@@ -46,15 +47,6 @@ class RouterTrainOptions:
     promote: str = "auto"
     seed: int = 13
     verbose: int = 1
-
-
-@dataclass
-class RouterTrainResult:
-    task: str
-    version: str
-    path: Path
-    card: dict[str, Any]
-    promoted: bool
 
 
 def read_heldout(path: Path) -> list[IntentExample]:
@@ -122,7 +114,7 @@ def heldout_report(predictor: Any, heldout: Sequence[IntentExample]) -> dict[str
     return result
 
 
-def train_router(options: RouterTrainOptions) -> RouterTrainResult:
+def train_router(options: RouterTrainOptions) -> TrainResult:
     """Generate examples, train the classifier, measure it, write a new intent version."""
     import keras
 
@@ -175,7 +167,7 @@ def train_router(options: RouterTrainOptions) -> RouterTrainResult:
 
 def _write_version(options: RouterTrainOptions, predictor: Any, metrics: dict[str, Any],
                    n_train: int, n_dev: int, started: float, fit_seconds: float,
-                   history: dict[str, list[float]], exhausted: bool) -> RouterTrainResult:
+                   history: dict[str, list[float]], exhausted: bool) -> TrainResult:
     from model.router import save_router
     from model.train import _sha256
 
@@ -214,4 +206,4 @@ def _write_version(options: RouterTrainOptions, predictor: Any, metrics: dict[st
                                            and registry.current(task) is None)
     if promote:
         registry.promote(task, version)
-    return RouterTrainResult(task, version, registry.version_dir(task, version), card, promote)
+    return TrainResult(task, version, registry.version_dir(task, version), card, promote)
