@@ -107,6 +107,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "You are sending messages too fast. Please wait {seconds} seconds.",
         "zh": "你发消息太快了,请等 {seconds} 秒。",
     },
+    "admins_only": {
+        "en": "Sorry, only the bot's admins can use this command.",
+        "zh": "抱歉,只有机器人的管理员可以使用这个命令。",
+    },
     "not_allowed": {
         "en": "Sorry, this bot is private.", "zh": "抱歉,这是一个私人机器人。",
     },

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.services.audit import AuditLog
 from bot.services.conversation import Conversation
 from bot.services.inference import InferenceService, ModelLoader
 from bot.services.models import predictor_loader
@@ -26,6 +27,7 @@ class Services:
     turns: Turns
     limiter: UserRateLimiter
     refusals: UserRateLimiter  # at most one "this bot is private" per user and hour
+    audit: AuditLog
 
     async def close(self) -> None:
         log.info("inference stats: %s", self.inference.stats()["total"])
@@ -58,4 +60,5 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
         limiter=UserRateLimiter(settings.user_rate_limit, settings.user_rate_period_s,
                                 exempt=settings.admin_user_ids),
         refusals=UserRateLimiter(1, 3600),
+        audit=AuditLog(db),
     )

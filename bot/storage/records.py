@@ -89,3 +89,58 @@ class ChatLine:
     message_id: int
     author: str
     text: str
+
+
+# -- learning loop (issue #5) ----------------------------------------------------------------
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    user_id: int | None
+    chat_id: int | None
+    action: str
+    arguments: dict[str, Any] | None
+    allowed: bool
+    outcome: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    """A correction with what it corrects: the user's ``question`` and the bot's ``answer``."""
+
+    id: int
+    message_id: int  # row id of the bot's answer
+    user_id: int
+    text: str
+    status: str
+    final_text: str | None
+    reviewed_by: int | None
+    created_at: datetime
+    question: str | None
+    answer: str | None
+
+
+@dataclass(frozen=True)
+class TaughtPairRecord:
+    id: int
+    task: str
+    source: str
+    target: str
+    origin: str
+    author_id: int | None
+    correction_id: int | None
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RetrainRunRecord:
+    id: int
+    task: str
+    trigger: str
+    status: str
+    base_version: str | None
+    candidate_version: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None

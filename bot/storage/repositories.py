@@ -8,6 +8,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.learning import (
+    AuditRepository,
+    CorrectionRepository,
+    FeedbackRepository,
+    InsightRepository,
+    PrivacyRepository,
+    TaughtPairRepository,
+)
 from bot.storage.models import Chat, Message, User, utcnow
 from bot.storage.records import (
     ChatLine,
@@ -216,3 +224,9 @@ class UnitOfWork:
         self.users = UserRepository(session)
         self.chats = ChatRepository(session)
         self.messages = MessageRepository(session)
+        self.audit = AuditRepository(session)
+        self.feedback = FeedbackRepository(session)
+        self.corrections = CorrectionRepository(session)
+        self.taught = TaughtPairRepository(session)
+        self.privacy = PrivacyRepository(session)
+        self.insights = InsightRepository(session)

@@ -1,0 +1,302 @@
+"""Repositories of the learning loop (issue #5): audit log, feedback, corrections, taught pairs,
+privacy (forget / export) and the figures behind /status and /stats. SQL only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import (
+    AuditEntry,
+    Chat,
+    Correction,
+    Feedback,
+    ForgottenUser,
+    Message,
+    RetrainRun,
+    TaughtPair,
+    User,
+    utcnow,
+)
+from bot.storage.records import (
+    AuditRecord,
+    CorrectionRecord,
+    RetrainRunRecord,
+    TaughtPairRecord,
+)
+
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+
+
+def _correction(row: Correction, question: str | None, answer: str | None) -> CorrectionRecord:
+    return CorrectionRecord(
+        id=row.id, message_id=row.message_id, user_id=row.user_id, text=row.text,
+        status=row.status, final_text=row.final_text, reviewed_by=row.reviewed_by,
+        created_at=row.created_at, question=question, answer=answer,
+    )
+
+
+def _pair(row: TaughtPair) -> TaughtPairRecord:
+    return TaughtPairRecord(row.id, row.task, row.source, row.target, row.origin, row.author_id,
+                            row.correction_id, row.active, row.created_at)
+
+
+def _run(row: RetrainRun) -> RetrainRunRecord:
+    return RetrainRunRecord(row.id, row.task, row.trigger, row.status, row.base_version,
+                            row.candidate_version, row.error, row.started_at, row.finished_at)
+
+
+def _jsonable(row: Any, columns: list[str]) -> dict[str, Any]:
+    values = {}
+    for name in columns:
+        value = getattr(row, name)
+        values[name] = value.isoformat() if isinstance(value, datetime) else value
+    return values
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, user_id: int | None, chat_id: int | None, action: str,
+                  arguments: dict[str, Any] | None, allowed: bool, outcome: str | None) -> int:
+        statement = sa.insert(AuditEntry).values(
+            user_id=user_id, chat_id=chat_id, action=action, arguments=arguments,
+            allowed=allowed, outcome=outcome, created_at=utcnow(),
+        ).returning(AuditEntry.id)
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def recent(self, limit: int = 50) -> list[AuditRecord]:
+        rows = await self.session.scalars(
+            sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+        return [AuditRecord(r.id, r.user_id, r.chat_id, r.action, r.arguments, r.allowed,
+                            r.outcome, r.created_at) for r in rows]
+
+
+class FeedbackRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def rate(self, message_row_id: int, user_id: int, rating: int) -> None:
+        """One rating per user and answer: pressing again replaces it."""
+        statement = (
+            sqlite_insert(Feedback)
+            .values(message_id=message_row_id, user_id=user_id, rating=rating,
+                    created_at=utcnow())
+            .on_conflict_do_update(index_elements=[Feedback.message_id, Feedback.user_id],
+                                   set_={"rating": rating, "created_at": utcnow()})
+        )
+        await self.session.execute(statement)
+
+    async def answer(self, message_row_id: int) -> tuple[int, str | None, str | None] | None:
+        """``(row id, answer text, task)`` of one of the bot's replies; None if it is not one."""
+        row = await self.session.get(Message, message_row_id)
+        if row is None or row.direction != "out":
+            return None
+        return row.id, row.text, row.task
+
+
+class CorrectionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, message_row_id: int, user_id: int, text: str) -> int:
+        statement = sa.insert(Correction).values(
+            message_id=message_row_id, user_id=user_id, text=text, status=PENDING,
+            created_at=utcnow(),
+        ).returning(Correction.id)
+        return int((await self.session.execute(statement)).scalar_one())
+
+    def _with_context(self) -> Any:
+        """Corrections with the question (the user's message) and the bot's answer."""
+        answer = sa.orm.aliased(Message)
+        question = sa.orm.aliased(Message)
+        return (
+            sa.select(Correction, question.text, answer.text)
+            .join(answer, answer.id == Correction.message_id)
+            .outerjoin(question, question.id == answer.in_reply_to_id)
+        )
+
+    async def get(self, correction_id: int) -> CorrectionRecord | None:
+        row = (await self.session.execute(
+            self._with_context().where(Correction.id == correction_id))).one_or_none()
+        return _correction(*row) if row else None
+
+    async def pending(self, offset: int = 0) -> tuple[CorrectionRecord | None, int]:
+        """The ``offset``-th pending correction (oldest first) and how many are pending."""
+        total = await self.session.scalar(
+            sa.select(sa.func.count()).select_from(Correction)
+            .where(Correction.status == PENDING))
+        row = (await self.session.execute(
+            self._with_context().where(Correction.status == PENDING)
+            .order_by(Correction.id).offset(offset).limit(1))).one_or_none()
+        return (_correction(*row) if row else None), int(total or 0)
+
+    async def review(self, correction_id: int, status: str, reviewer: int,
+                     final_text: str | None) -> bool:
+        """Decide a pending correction; False when it was already decided (or is gone)."""
+        result = await self.session.execute(
+            sa.update(Correction)
+            .where(Correction.id == correction_id, Correction.status == PENDING)
+            .values(status=status, reviewed_by=reviewer, reviewed_at=utcnow(),
+                    final_text=final_text)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class TaughtPairRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, task: str, source: str, target: str, origin: str,
+                  author_id: int | None, correction_id: int | None = None) -> int:
+        statement = sa.insert(TaughtPair).values(
+            task=task, source=source, target=target, origin=origin, author_id=author_id,
+            correction_id=correction_id, active=True, created_at=utcnow(),
+        ).returning(TaughtPair.id)
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def active(self, task: str) -> list[TaughtPairRecord]:
+        rows = await self.session.scalars(
+            sa.select(TaughtPair).where(TaughtPair.task == task, TaughtPair.active)
+            .order_by(TaughtPair.id))
+        return [_pair(row) for row in rows]
+
+
+class PrivacyRepository:
+    """What a user asks about themselves: everything stored of them, or nothing at all."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def export(self, user_id: int) -> dict[str, Any]:
+        """Every row about the user: profile, messages (theirs and the replies to them),
+        feedback, corrections, taught pairs they authored."""
+        user = await self.session.get(User, user_id)
+        mine = sa.select(Message.id).where(Message.user_id == user_id)
+        messages = await self.session.scalars(
+            sa.select(Message).where(Message.user_id == user_id).order_by(Message.id))
+        replies = await self.session.scalars(
+            sa.select(Message).where(Message.in_reply_to_id.in_(mine)).order_by(Message.id))
+        feedback = await self.session.scalars(
+            sa.select(Feedback).where(Feedback.user_id == user_id).order_by(Feedback.id))
+        corrections = await self.session.scalars(
+            sa.select(Correction).where(Correction.user_id == user_id).order_by(Correction.id))
+        pairs = await self.session.scalars(
+            sa.select(TaughtPair).where(TaughtPair.author_id == user_id).order_by(TaughtPair.id))
+        message_columns = ["id", "chat_id", "message_id", "text", "content_type", "command",
+                           "status", "created_at", "edited_at"]
+        reply_columns = ["id", "chat_id", "message_id", "in_reply_to_id", "text", "task",
+                         "model_version", "created_at"]
+        return {
+            "user": _jsonable(user, ["id", "username", "first_name", "language_code",
+                                     "ui_language", "created_at"]) if user else None,
+            "messages": [_jsonable(m, message_columns) for m in messages],
+            "replies_to_you": [_jsonable(m, reply_columns) for m in replies],
+            "feedback": [_jsonable(f, ["id", "message_id", "rating", "created_at"])
+                         for f in feedback],
+            "corrections": [_jsonable(c, ["id", "message_id", "text", "status", "final_text",
+                                          "created_at"]) for c in corrections],
+            "taught_pairs": [_jsonable(p, ["id", "task", "source", "target", "origin",
+                                           "active", "created_at"]) for p in pairs],
+        }
+
+    async def forget(self, user_id: int
+                     ) -> tuple[dict[str, int], list[tuple[str, str, str]]]:
+        """Delete the user's rows and record them as forgotten: counts of what went, and the
+        ``(task, question, answer)`` pairs deleted (to take out of the answer bank too).
+
+        Their messages go with the bot's replies to them (and the feedback and corrections
+        left on those replies). Pairs made from their corrections (their words) go too. Pairs
+        an admin taught with /teach stay as anonymous, deliberate knowledge: only the
+        authorship goes.
+        """
+        mine = sa.select(Message.id).where(Message.user_id == user_id)
+        theirs = sa.select(Correction.id).where(Correction.user_id == user_id)
+        gone = await self.session.execute(
+            sa.delete(TaughtPair)
+            .where(sa.or_(TaughtPair.correction_id.in_(theirs),
+                          sa.and_(TaughtPair.author_id == user_id,
+                                  TaughtPair.origin != "teach")))
+            .returning(TaughtPair.task, TaughtPair.source, TaughtPair.target))
+        removed = [(str(t), str(s), str(a)) for t, s, a in gone]
+        counts: dict[str, int] = {"taught_pairs": len(removed)}
+        for name, statement in (
+            ("feedback", sa.delete(Feedback).where(Feedback.user_id == user_id)),
+            ("corrections", sa.delete(Correction).where(Correction.user_id == user_id)),
+            ("replies", sa.delete(Message).where(Message.in_reply_to_id.in_(mine))),
+            ("messages", sa.delete(Message).where(Message.user_id == user_id)),
+        ):
+            result = await self.session.execute(statement)
+            counts[name] = int(getattr(result, "rowcount", 0) or 0)
+        await self.session.execute(
+            sa.update(TaughtPair).where(TaughtPair.author_id == user_id).values(author_id=None))
+        await self.session.execute(  # the log of admin commands keeps the act, not the person
+            sa.update(AuditEntry).where(AuditEntry.user_id == user_id)
+            .values(user_id=None, arguments=None))
+        await self.session.execute(
+            sa.update(AuditEntry).where(AuditEntry.chat_id == user_id).values(chat_id=None))
+        await self.session.execute(sa.delete(Chat).where(Chat.id == user_id))  # private chat
+        await self.session.execute(sa.delete(User).where(User.id == user_id))
+        await self.session.execute(
+            sqlite_insert(ForgottenUser).values(user_id=user_id, forgotten_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[ForgottenUser.user_id]))
+        return counts, removed
+
+    async def is_forgotten(self, user_id: int) -> bool:
+        return await self.session.get(ForgottenUser, user_id) is not None
+
+
+class InsightRepository:
+    """Read-only figures for /status and /stats."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def retrain_runs(self, limit: int = 5) -> list[RetrainRunRecord]:
+        rows = await self.session.scalars(
+            sa.select(RetrainRun).order_by(RetrainRun.started_at.desc()).limit(limit))
+        return [_run(row) for row in rows]
+
+    async def messages_per_day(self, since: datetime) -> list[tuple[str, str, int]]:
+        """``(day, task, count)`` of the bot's model answers since ``since``; task ``-`` for
+        replies without a model (help, usage, refusals)."""
+        day = sa.func.strftime("%Y-%m-%d", Message.created_at)
+        rows = await self.session.execute(
+            sa.select(day, sa.func.coalesce(Message.task, "-"), sa.func.count())
+            .where(Message.direction == "out", Message.created_at >= since)
+            .group_by(day, Message.task).order_by(day))
+        return [(str(d), str(t), int(n)) for d, t, n in rows]
+
+    async def incoming_per_day(self, since: datetime) -> list[tuple[str, int]]:
+        day = sa.func.strftime("%Y-%m-%d", Message.created_at)
+        rows = await self.session.execute(
+            sa.select(day, sa.func.count())
+            .where(Message.direction == "in", Message.created_at >= since)
+            .group_by(day).order_by(day))
+        return [(str(d), int(n)) for d, n in rows]
+
+    async def latencies(self, since: datetime) -> list[float]:
+        rows = await self.session.scalars(
+            sa.select(Message.latency_ms)
+            .where(Message.direction == "out", Message.task.is_not(None),
+                   Message.latency_ms.is_not(None), Message.created_at >= since))
+        return [float(v) for v in rows if v is not None]
+
+    async def ratings(self, since: datetime) -> tuple[int, int]:
+        """(👍 count, 👎 count) given since ``since``."""
+        rows = await self.session.execute(
+            sa.select(Feedback.rating, sa.func.count()).where(Feedback.created_at >= since)
+            .group_by(Feedback.rating))
+        counts = {int(r): int(n) for r, n in rows}
+        return counts.get(1, 0), counts.get(-1, 0)
+
+    async def pending_corrections(self) -> int:
+        value = await self.session.scalar(
+            sa.select(sa.func.count()).select_from(Correction)
+            .where(Correction.status == PENDING))
+        return int(value or 0)
