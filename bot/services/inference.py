@@ -20,10 +20,11 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 _MAIN_FIELDS = frozenset({"text", "confidence", "task", "version"})
 
 
@@ -183,6 +184,12 @@ class InferenceService:
         except TaskUnavailable:
             return False
         return True
+
+    async def apply(self, task: str, operation: Callable[[TextModel], _T]) -> _T:
+        """Run ``operation(model)`` on the task's serving model in an inference thread (e.g.
+        the qa model's ``add_pair``); loads the model if needed, else raises TaskUnavailable."""
+        model = await self._ensure_loaded(self._queue(task))
+        return await asyncio.get_running_loop().run_in_executor(self._executor, operation, model)
 
     def warm_up(self, tasks: Sequence[str]) -> None:
         """Start loading these tasks' models in the background (failures are logged only)."""
