@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,20 @@ def _retrieve(future: asyncio.Future[None]) -> None:
     """Mark a background load's outcome as seen (failures are logged where they happen)."""
     if not future.cancelled():
         future.exception()
+
+
+def _overlay_stamp(directory: Any) -> tuple[tuple[str, int, int], ...]:
+    """What a model's run-time overlay directory holds now (names, sizes, modification times)."""
+    if not directory or not Path(directory).is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in Path(directory).iterdir() if p.is_file()))
+
+
+def _reapply_overlay(model: TextModel, directory: Any) -> None:
+    apply_overlay = getattr(model, "apply_overlay", None)
+    if callable(apply_overlay):
+        apply_overlay(Path(directory))
 
 
 def _version_of(model: TextModel, output: Any) -> str:
@@ -200,20 +215,36 @@ class InferenceService:
                 queue.loading.add_done_callback(_retrieve)
 
     async def reload(self, task: str, version: str | None = None) -> str:
-        """Load a version (default: current) and switch to it atomically once it works.
+        """Load a version (default: current) in the background and switch to it atomically once
+        it has loaded and decoded its warm-up batch.
 
-        Requests in flight finish on the old version; if loading fails the old one keeps
-        serving and TaskUnavailable is raised.
+        Requests in flight finish on the old version (a batch holds its model). If loading
+        fails, the old version keeps serving and the error is raised: TaskUnavailable when the
+        version does not exist, the loader's own exception when its files are broken.
+        Run-time additions of the old model (the qa overlay, kept in ``user_dir``) are read
+        again if they changed while the new version loaded, so none is lost by the swap.
         """
         loop = asyncio.get_running_loop()
+        queue = self._queue(task)
+        if queue.loading is not None and not queue.loading.done():
+            # the first load of the task must not land after (and over) this version
+            await asyncio.gather(asyncio.shield(queue.loading), return_exceptions=True)
+        overlay_dir = getattr(queue.model, "user_dir", None)
+        seen = _overlay_stamp(overlay_dir)
         model = await loop.run_in_executor(
             self._load_executor, self._load_and_warm_up, task, version
         )
-        queue = self._queue(task)
-        queue.model, queue.version = model, getattr(model, "version", version)
-        queue.failed_at = None
-        log.info("serving %s version %s", task, queue.version)
-        return str(queue.version)
+        for _ in range(5):  # a pair taught during the load went to the old model's overlay
+            now = _overlay_stamp(overlay_dir)
+            if now == seen:
+                break
+            seen = now
+            await loop.run_in_executor(self._load_executor, _reapply_overlay, model, overlay_dir)
+        old = queue.version
+        queue.model, queue.version = model, str(getattr(model, "version", None) or version)
+        queue.failed_at, queue.failure = None, ""
+        log.info("serving %s version %s (was %s)", task, queue.version, old)
+        return queue.version
 
     def versions(self) -> dict[str, str]:
         return {t: str(q.version) for t, q in self._queues.items() if q.model is not None}
