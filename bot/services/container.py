@@ -9,7 +9,10 @@ from bot.config import Settings
 from bot.services.audit import AuditLog
 from bot.services.conversation import Conversation
 from bot.services.inference import InferenceService, ModelLoader
+from bot.services.insights import Insights
+from bot.services.learning import Learning
 from bot.services.models import predictor_loader
+from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
 from bot.services.routing import Router
 from bot.services.turns import Turns
@@ -28,6 +31,9 @@ class Services:
     limiter: UserRateLimiter
     refusals: UserRateLimiter  # at most one "this bot is private" per user and hour
     audit: AuditLog
+    learning: Learning
+    privacy: Privacy
+    insights: Insights
 
     async def close(self) -> None:
         log.info("inference stats: %s", self.inference.stats()["total"])
@@ -51,14 +57,19 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
     conversation = Conversation(inference, Router(inference, settings.intent_min_confidence),
                                 settings.max_input_chars,
                                 settings.qa_min_confidence)
+    turns = Turns(db, settings.store_group_messages, settings.default_language)
+    learning = Learning(db, inference)
     return Services(
         settings=settings,
         db=db,
         inference=inference,
         conversation=conversation,
-        turns=Turns(db, settings.store_group_messages, settings.default_language),
+        turns=turns,
         limiter=UserRateLimiter(settings.user_rate_limit, settings.user_rate_period_s,
                                 exempt=settings.admin_user_ids),
         refusals=UserRateLimiter(1, 3600),
         audit=AuditLog(db),
+        learning=learning,
+        privacy=Privacy(db, turns, learning),
+        insights=Insights(db, inference),
     )

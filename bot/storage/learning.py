@@ -25,6 +25,7 @@ from bot.storage.models import (
 from bot.storage.records import (
     AuditRecord,
     CorrectionRecord,
+    RatedAnswer,
     RetrainRunRecord,
     TaughtPairRecord,
 )
@@ -32,11 +33,13 @@ from bot.storage.records import (
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
 
-def _correction(row: Correction, question: str | None, answer: str | None) -> CorrectionRecord:
+def _correction(row: Correction, question: str | None, command: str | None,
+                answer: str | None, task: str | None) -> CorrectionRecord:
     return CorrectionRecord(
         id=row.id, message_id=row.message_id, user_id=row.user_id, text=row.text,
         status=row.status, final_text=row.final_text, reviewed_by=row.reviewed_by,
-        created_at=row.created_at, question=question, answer=answer,
+        created_at=row.created_at, question=question, question_command=command, answer=answer,
+        task=task,
     )
 
 
@@ -92,12 +95,20 @@ class FeedbackRepository:
         )
         await self.session.execute(statement)
 
-    async def answer(self, message_row_id: int) -> tuple[int, str | None, str | None] | None:
-        """``(row id, answer text, task)`` of one of the bot's replies; None if it is not one."""
-        row = await self.session.get(Message, message_row_id)
-        if row is None or row.direction != "out":
+    async def answer(self, chat_id: int, message_id: int) -> RatedAnswer | None:
+        """One of the bot's model answers, by its Telegram ids; None if it is not one."""
+        row = (await self.session.scalars(
+            sa.select(Message).where(Message.chat_id == chat_id, Message.message_id == message_id,
+                                     Message.direction == "out"))).one_or_none()
+        if row is None or row.task is None:
             return None
-        return row.id, row.text, row.task
+        return RatedAnswer(row.id, row.text, row.task, row.model_version,
+                           row.reply_to_message_id)
+
+    async def of_answer(self, message_row_id: int, user_id: int) -> int | None:
+        return await self.session.scalar(
+            sa.select(Feedback.rating).where(Feedback.message_id == message_row_id,
+                                             Feedback.user_id == user_id))
 
 
 class CorrectionRepository:
@@ -116,7 +127,7 @@ class CorrectionRepository:
         answer = sa.orm.aliased(Message)
         question = sa.orm.aliased(Message)
         return (
-            sa.select(Correction, question.text, answer.text)
+            sa.select(Correction, question.text, question.command, answer.text, answer.task)
             .join(answer, answer.id == Correction.message_id)
             .outerjoin(question, question.id == answer.in_reply_to_id)
         )

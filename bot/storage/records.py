@@ -116,8 +116,10 @@ class CorrectionRecord:
     final_text: str | None
     reviewed_by: int | None
     created_at: datetime
-    question: str | None
+    question: str | None  # the user's message, as sent (command and mention included)
+    question_command: str | None
     answer: str | None
+    task: str | None  # the model that gave the answer
 
 
 @dataclass(frozen=True)
@@ -144,3 +146,14 @@ class RetrainRunRecord:
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RatedAnswer:
+    """One of the bot's answers, as the feedback buttons see it."""
+
+    row_id: int
+    text: str | None
+    task: str | None
+    model_version: str | None
+    reply_to_message_id: int | None  # the user's message it answered

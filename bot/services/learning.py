@@ -1,0 +1,150 @@
+"""Feedback, corrections, teaching and review: how users and admins improve the answers.
+
+Policy: nothing a user says enters the training data (``taught_pairs``) or the answer bank
+unless an admin taught it (/teach) or approved it (/review). A 👍 is stored as feedback on the
+bot's own answer (the retraining snapshot may use rated answers); a 👎 invites a correction,
+which waits in ``corrections`` until an admin approves, edits or rejects it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.services.commands import command_argument, parse_translate
+from bot.services.inference import InferenceService, TaskUnavailable, TextModel
+from bot.storage.db import Database
+from bot.storage.learning import APPROVED, REJECTED
+from bot.storage.records import CorrectionRecord, RatedAnswer
+
+log = logging.getLogger(__name__)
+
+QA = "qa"
+TEACH, CORRECTION = "teach", "correction"
+UP, DOWN = 1, -1
+
+
+@dataclass(frozen=True)
+class Taught:
+    """The outcome of adding a pair: its training-data row, and whether the bank has it now."""
+
+    pair_id: int | None
+    in_bank: bool
+
+
+def parse_teach(argument: str) -> tuple[str, str] | None:
+    """``"question | answer"`` -> ``(question, answer)``; None when either side is empty."""
+    question, bar, answer = argument.partition("|")
+    question, answer = " ".join(question.split()), " ".join(answer.split())
+    if not bar or not question or not answer:
+        return None
+    return question, answer
+
+
+def model_input(text: str | None, command: str | None, bot_username: str = "") -> str:
+    """What the model was asked, from the user's message: ``/ask X`` -> ``X``, mention out."""
+    text = text or ""
+    if command in ("ask", "summarize"):
+        text = command_argument(text)
+    elif command == "translate":
+        text = parse_translate(command_argument(text))[1]
+    if bot_username:
+        text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.I)
+    return " ".join(text.split()).strip(" ,:;")
+
+
+def _add_pair(question: str, answer: str) -> Callable[[TextModel], None]:
+    def operation(model: TextModel) -> None:
+        add = getattr(model, "add_pair", None)
+        if add is None:
+            raise TaskUnavailable("the qa model has no answer bank")
+        add(question, answer)
+
+    return operation
+
+
+class Learning:
+    def __init__(self, db: Database, inference: InferenceService) -> None:
+        self.db = db
+        self.inference = inference
+
+    # -- feedback ---------------------------------------------------------------------------
+    async def rate(self, chat_id: int, message_id: int, user_id: int, username: str | None,
+                   first_name: str | None, language_code: str | None,
+                   rating: int) -> RatedAnswer | None:
+        """Store (or change) a user's 👍/👎 on an answer; None when it is no model answer."""
+        async with self.db.unit_of_work() as uow:
+            answer = await uow.feedback.answer(chat_id, message_id)
+            if answer is None:
+                return None
+            await uow.users.upsert(user_id, username, first_name, language_code)
+            await uow.feedback.rate(answer.row_id, user_id, rating)
+        return answer
+
+    async def add_correction(self, answer_row_id: int, user_id: int, text: str) -> int:
+        async with self.db.unit_of_work() as uow:
+            return await uow.corrections.add(answer_row_id, user_id, text)
+
+    # -- teaching ---------------------------------------------------------------------------
+    async def teach(self, question: str, answer: str, author_id: int | None) -> Taught:
+        """Into the answer bank now (when the qa model is up) and into the training data."""
+        in_bank = await self._into_bank(question, answer)
+        async with self.db.unit_of_work() as uow:
+            pair_id = await uow.taught.add(QA, question, answer, TEACH, author_id)
+        return Taught(pair_id, in_bank)
+
+    async def _into_bank(self, question: str, answer: str) -> bool:
+        try:
+            await self.inference.apply(QA, _add_pair(question, answer))
+        except TaskUnavailable as exc:
+            log.warning("answer bank unavailable, pair kept for training only: %s", exc)
+            return False
+        return True
+
+    async def remove_from_bank(self, question: str, answer: str) -> None:
+        def operation(model: TextModel) -> None:
+            remove = getattr(model, "remove_pair", None)
+            if remove is not None:
+                remove(question, answer)
+
+        try:
+            await self.inference.apply(QA, operation)
+        except TaskUnavailable:
+            log.warning("answer bank unavailable: a forgotten pair stays in its overlay")
+
+    # -- review -----------------------------------------------------------------------------
+    async def pending(self, offset: int = 0) -> tuple[CorrectionRecord | None, int]:
+        """The ``offset``-th pending correction (wrapping around) and how many are pending."""
+        async with self.db.unit_of_work(write=False) as uow:
+            record, total = await uow.corrections.pending(offset)
+            if record is None and total:
+                record, total = await uow.corrections.pending(offset % total)
+        return record, total
+
+    async def get(self, correction_id: int) -> CorrectionRecord | None:
+        async with self.db.unit_of_work(write=False) as uow:
+            return await uow.corrections.get(correction_id)
+
+    async def approve(self, correction_id: int, reviewer: int, final_text: str | None = None,
+                      bot_username: str = "") -> tuple[CorrectionRecord, Taught] | None:
+        """Approve (optionally with the admin's wording): the pair joins the training data of
+        the answer's task and, for qa, the answer bank. None when already decided."""
+        record = await self.get(correction_id)
+        if record is None or record.status != "pending":
+            return None
+        answer = final_text or record.text
+        task = record.task or QA
+        question = model_input(record.question, record.question_command, bot_username)
+        async with self.db.unit_of_work() as uow:
+            if not await uow.corrections.review(correction_id, APPROVED, reviewer, final_text):
+                return None
+            pair_id = (await uow.taught.add(task, question, answer, CORRECTION, record.user_id,
+                                            correction_id) if question else None)
+        in_bank = bool(question) and task == QA and await self._into_bank(question, answer)
+        return record, Taught(pair_id, in_bank)
+
+    async def reject(self, correction_id: int, reviewer: int) -> bool:
+        async with self.db.unit_of_work() as uow:
+            return await uow.corrections.review(correction_id, REJECTED, reviewer, None)
