@@ -25,7 +25,7 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.context import AppState, BotApplication, BotContext
-from bot.handlers import basics, gate, groups, nontext, tasks
+from bot.handlers import basics, gate, groups, models, nontext, tasks
 from bot.handlers.errors import on_error
 from bot.services.container import build_services
 from bot.services.inference import ModelLoader
@@ -57,6 +57,11 @@ def handlers() -> dict[int, list[BaseHandler[Any, BotContext, Any]]]:
             CommandHandler("translate", tasks.translate),
             CommandHandler("summarize", tasks.summarize),
             CommandHandler("digest", groups.digest),
+            # admin commands (ADMIN_USER_IDS; others are refused by the admin gate)
+            CommandHandler("models", models.list_models),
+            CommandHandler("promote", models.promote),
+            CommandHandler("rollback", models.rollback),
+            CommandHandler("retrain", models.retrain),
             MessageHandler(filters.COMMAND, basics.unknown_command),
             MessageHandler(filters.TEXT, tasks.free_text),
             MessageHandler(filters.ALL, nontext.not_text),
@@ -79,6 +84,7 @@ def build_application(
         application.bot_data.services = services
         await register_commands(application)
         await answer_interrupted(application, settings.recovery_window_s)
+        await models.start_retraining(application)
         log.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: BotApplication) -> None:

@@ -82,10 +82,20 @@ class Settings(BaseSettings):
     qa_min_confidence: float = Field(default=0.5, ge=0, le=1)
     intent_min_confidence: float = Field(default=0.6, ge=0, le=1)
 
+    # retraining (the learning loop): schedule, tasks, budget, evaluation gate
+    retrain_schedule: str = ""
+    retrain_tasks: NameList = Field(default_factory=lambda: ["qa"])
+    retrain_budget_minutes: float = Field(default=20.0, gt=0)
+    retrain_tolerance: float = Field(default=1.0, ge=0)
+    retrain_threads: int = Field(default=1, ge=1)
+    retrain_nice: int = Field(default=10, ge=0, le=19)
+    retrain_extra_args: str = ""
+
     log_level: str = "INFO"
 
     @field_validator(
-        "admin_user_ids", "allowed_user_ids", "allowed_chat_ids", "preload_tasks", mode="before"
+        "admin_user_ids", "allowed_user_ids", "allowed_chat_ids", "preload_tasks",
+        "retrain_tasks", mode="before"
     )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -95,6 +105,22 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        from bot.services.schedule import parse_schedule
+
+        parse_schedule(value)  # raises on a malformed interval or cron expression
+        return value.strip()
+
+    @field_validator("retrain_tasks")
+    @classmethod
+    def _known_tasks(cls, value: list[str]) -> list[str]:
+        unknown = [task for task in value if task not in ALL_TASKS]
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; known: {', '.join(ALL_TASKS)}")
+        return value
 
     @model_validator(mode="after")
     def _derived(self) -> Settings:

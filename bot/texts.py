@@ -126,6 +126,75 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "Sorry, something went wrong on my side. Please try again.",
         "zh": "抱歉,我这边出了点问题。请再试一次。",
     },
+    # -- model versions and retraining (admins) ---------------------------------------------
+    "models_usage": {
+        "en": "Usage: /models [TASK] with TASK one of: {tasks}",
+        "zh": "用法:/models [任务],任务为:{tasks}",
+    },
+    "models_task": {"en": "{task} (current: {current})", "zh": "{task}(当前:{current})"},
+    "models_none": {"en": "{task}: no trained versions.", "zh": "{task}:还没有训练好的版本。"},
+    "models_retrain": {
+        "en": "Last retrain: #{run} {status} at {when}. Next scheduled: {next}.",
+        "zh": "上次重训:#{run} {status},{when}。下次计划:{next}。",
+    },
+    "promote_usage": {"en": "Usage: /promote TASK VERSION", "zh": "用法:/promote 任务 版本"},
+    "rollback_usage": {"en": "Usage: /rollback TASK", "zh": "用法:/rollback 任务"},
+    "retrain_usage": {
+        "en": "Usage: /retrain [TASK] with TASK one of: {tasks}",
+        "zh": "用法:/retrain [任务],任务为:{tasks}",
+    },
+    "switched": {"en": "{task}: now serving {version}.", "zh": "{task}:现在使用 {version}。"},
+    "switch_refused": {
+        "en": "{task}: not switched ({reason}). {serving} keeps serving.",
+        "zh": "{task}:没有切换({reason})。继续使用 {serving}。",
+    },
+    "swap_failed": {
+        "en": "Version {version} of {task} failed to load, so the bot did not switch to it; "
+              "{serving} keeps serving.\nReason: {reason}",
+        "zh": "{task} 的版本 {version} 加载失败,所以没有切换;继续使用 {serving}。\n原因:{reason}",
+    },
+    "retrain_busy": {
+        "en": "A retrain of {task} is running ({phase}). Try again when it is done.",
+        "zh": "{task} 正在重训({phase})。请等它结束后再试。",
+    },
+    "retrain_phase_snapshot": {
+        "en": "Retraining {task}: taking a snapshot of the training data...",
+        "zh": "正在重训 {task}:保存训练数据快照……",
+    },
+    "retrain_phase_training": {
+        "en": "Retraining {task}: training {percent}% (about {eta} left)",
+        "zh": "正在重训 {task}:训练 {percent}%(约剩 {eta})",
+    },
+    "retrain_phase_evaluating": {
+        "en": "Retraining {task}: training done; comparing the candidate with the serving "
+              "version...",
+        "zh": "正在重训 {task}:训练完成;正在比较候选版本和当前版本……",
+    },
+    "retrain_phase_switching": {
+        "en": "Retraining {task}: the candidate passed the evaluation; switching to it...",
+        "zh": "正在重训 {task}:候选版本通过评估;正在切换……",
+    },
+    "retrain_row": {
+        "en": "{set}: {metric} {base} (serving) vs {candidate} (candidate), {n} examples",
+        "zh": "{set}:{metric} {base}(当前)对 {candidate}(候选),{n} 个样本",
+    },
+    "retrain_promoted": {
+        "en": "Retrain #{run} of {task}: promoted {candidate} (was {base}); {added} learned "
+              "pairs in its data.\n{rows}",
+        "zh": "{task} 重训 #{run}:已启用 {candidate}(原为 {base});数据中有 {added} "
+              "条学到的问答。\n{rows}",
+    },
+    "retrain_rejected": {
+        "en": "Retrain #{run} of {task}: candidate {candidate} is more than {tolerance} points "
+              "worse than {base}, so it stays a candidate (/promote {task} {candidate} serves "
+              "it anyway).\n{rows}",
+        "zh": "{task} 重训 #{run}:候选版本 {candidate} 比 {base} 差了超过 {tolerance} 分,"
+              "保留为候选(/promote {task} {candidate} 可强制启用)。\n{rows}",
+    },
+    "retrain_failed": {
+        "en": "Retrain #{run} of {task} failed: {error}. The serving version is unchanged.",
+        "zh": "{task} 重训 #{run} 失败:{error}。当前版本没有变化。",
+    },
 }
 
 COMMAND_MENU: Final[dict[str, dict[str, str]]] = {

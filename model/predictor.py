@@ -27,7 +27,8 @@ from model.registry import Registry, RegistryError
 from model.tasks import PRETRAINED_DIR, TaskSpec, default_model_dir, get_task
 from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, normalize
 
-__all__ = ["Prediction", "Predictor", "RegistryError", "ensure_default", "load"]
+__all__ = ["Prediction", "Predictor", "Registry", "RegistryError", "TaskData", "ensure_default",
+           "load", "open_registry", "task_data"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,29 @@ class Predictor:
                 mean_lp = float(scores[row]) / max(length, 1)
                 results[index] = Prediction(text, math.exp(mean_lp), self.task, self.version)
         return [r for r in results if r is not None]
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Where a task's training corpus lives and how the trainer reads it (for snapshots)."""
+
+    task: str
+    kind: str  # translate | chat | summarize | qa | intent
+    corpus_dir: Path  # train.tsv / dev.tsv / test.tsv, in the corpus' own direction
+    swap: bool  # the task learns target -> source of the corpus (e.g. zh-en)
+
+
+def task_data(task: str) -> TaskData:
+    """The training corpus of ``task`` (``MODEL_DATA_DIR/tasks/<corpus>``)."""
+    from model.tasks import default_data_dir
+
+    spec = get_task(task)
+    return TaskData(spec.name, spec.kind, default_data_dir() / "tasks" / spec.corpus, spec.swap)
+
+
+def open_registry(model_dir: Path | str | None = None) -> Registry:
+    """The version registry (``MODEL_DIR`` by default): versions, cards, promote, rollback."""
+    return Registry(Path(model_dir) if model_dir else default_model_dir())
 
 
 def ensure_default(task: str, registry: Registry) -> None:

@@ -14,8 +14,10 @@ from bot.services.learning import Learning
 from bot.services.models import predictor_loader
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
+from bot.services.retrain import RetrainService
 from bot.services.routing import Router
 from bot.services.turns import Turns
+from bot.services.versions import ModelVersions
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -34,9 +36,12 @@ class Services:
     learning: Learning
     privacy: Privacy
     insights: Insights
+    versions: ModelVersions
+    retrain: RetrainService
 
     async def close(self) -> None:
         log.info("inference stats: %s", self.inference.stats()["total"])
+        await self.retrain.close()  # stops a trainer first; its run is marked interrupted
         await self.inference.close()
         await self.db.close()
 
@@ -59,6 +64,7 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
                                 settings.qa_min_confidence)
     turns = Turns(db, settings.store_group_messages, settings.default_language)
     learning = Learning(db, inference)
+    versions = ModelVersions(inference, settings.model_dir, settings.default_language)
     return Services(
         settings=settings,
         db=db,
@@ -72,4 +78,6 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
         learning=learning,
         privacy=Privacy(db, turns, learning),
         insights=Insights(db, inference),
+        versions=versions,
+        retrain=RetrainService(settings, db, versions),
     )

@@ -1,0 +1,224 @@
+"""Admin commands for model versions and retraining: /models, /promote, /rollback, /retrain;
+and the retrain schedule on PTB's JobQueue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+
+from telegram import ReplyParameters, Update
+from telegram.error import TelegramError
+
+from bot.config import ALL_TASKS
+from bot.context import BotApplication, BotContext
+from bot.handlers.admin import admin_command
+from bot.handlers.outgoing import respond
+from bot.services.conversation import Reply
+from bot.services.retrain import RunOutcome, RunProgress, describe
+from bot.services.versions import SwitchFailed, VersionView
+from bot.storage.records import OutgoingMessage
+from bot.texts import say
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EDIT_S = 2.0  # at most one progress edit this often (Telegram limits edits)
+
+
+async def _answer(update: Update, context: BotContext, text: str) -> None:
+    await respond(update, context, Reply(text))
+
+
+def _task_argument(context: BotContext) -> str | None:
+    return context.args[0].lower() if context.args else None
+
+
+@admin_command("models")
+async def list_models(update: Update, context: BotContext) -> str | None:
+    """/models [TASK]: versions with their metrics; the current one marked."""
+    lang, services = context.current_turn.lang, context.services
+    task = _task_argument(context)
+    if task is not None and task not in ALL_TASKS:
+        await _answer(update, context, say(lang, "models_usage", tasks=", ".join(ALL_TASKS)))
+        return "usage"
+    tasks = [task] if task else [t for t in ALL_TASKS if t in services.versions.tasks()]
+    blocks = [_describe_task(t, services.versions.versions(t), lang,
+                             services.versions.current(t)) for t in tasks]
+    runs = await services.retrain.history(task, limit=1)
+    if runs:
+        due = await services.retrain.next_due()
+        upcoming = min(due.values()).strftime("%Y-%m-%d %H:%M UTC") if due else "-"
+        blocks.append(say(lang, "models_retrain", run=runs[0].id,
+                          status=f"{runs[0].task} {runs[0].status}",
+                          when=runs[0].started_at.strftime("%Y-%m-%d %H:%M UTC"),
+                          next=upcoming))
+    await _answer(update, context, "\n\n".join(blocks) or say(lang, "models_none", task="-"))
+    return None
+
+
+def _describe_task(task: str, versions: list[VersionView], lang: str, current: str | None
+                   ) -> str:
+    if not versions:
+        return say(lang, "models_none", task=task)
+    lines = [say(lang, "models_task", task=task, current=current or "-")]
+    for view in versions[-8:]:  # the newest; older ones stay on disk
+        mark = "*" if view.is_current else " "
+        figures = ", ".join(f"{k} {v:g}" for k, v in list(view.metrics.items())[:3])
+        lines.append(f"{mark} {view.version}  {view.created_at[:16]}  {figures}")
+    return "\n".join(lines)
+
+
+@admin_command("promote")
+async def promote(update: Update, context: BotContext) -> str | None:
+    """/promote TASK VERSION: load that version in the background, then serve it."""
+    lang, versions = context.current_turn.lang, context.services.versions
+    args = list(context.args or [])
+    if len(args) != 2 or args[0].lower() not in ALL_TASKS:
+        await _answer(update, context, say(lang, "promote_usage"))
+        return "usage"
+    task, version = args[0].lower(), args[1]
+    try:
+        await versions.promote(task, version)
+    except SwitchFailed as exc:
+        await _answer(update, context, _refusal(context, task, exc, lang))
+        return f"refused: {exc}"[:200]
+    await _answer(update, context, say(lang, "switched", task=task, version=version))
+    return f"promoted {task} {version}"
+
+
+@admin_command("rollback")
+async def rollback(update: Update, context: BotContext) -> str | None:
+    """/rollback TASK: serve the previously promoted version again."""
+    lang, versions = context.current_turn.lang, context.services.versions
+    task = _task_argument(context)
+    if task not in ALL_TASKS or len(context.args or []) != 1:
+        await _answer(update, context, say(lang, "rollback_usage"))
+        return "usage"
+    try:
+        version = await versions.rollback(task)
+    except SwitchFailed as exc:
+        await _answer(update, context, _refusal(context, task, exc, lang))
+        return f"refused: {exc}"[:200]
+    await _answer(update, context, say(lang, "switched", task=task, version=version))
+    return f"rolled back {task} to {version}"
+
+
+def _refusal(context: BotContext, task: str, exc: SwitchFailed, lang: str) -> str:
+    serving = context.services.inference.versions().get(task, "-")
+    return say(lang, "switch_refused", task=task, reason=str(exc)[:300], serving=serving)
+
+
+@admin_command("retrain")
+async def retrain(update: Update, context: BotContext) -> str | None:
+    """/retrain [TASK]: retrain in the background; this message shows the progress."""
+    turn, services = context.current_turn, context.services
+    task = _task_argument(context)
+    if task is not None and task not in ALL_TASKS:
+        await _answer(update, context, say(turn.lang, "retrain_usage",
+                                           tasks=", ".join(ALL_TASKS)))
+        return "usage"
+    active = services.retrain.active
+    if services.retrain.busy and active is not None:
+        phase = active.phase + (f" {active.fraction:.0%}" if active.fraction else "")
+        await _answer(update, context, say(turn.lang, "retrain_busy", task=active.task,
+                                           phase=phase))
+        return "busy"
+    tasks = [task] if task else list(services.settings.retrain_tasks)
+    message = update.effective_message
+    assert message is not None
+    posted = await message.reply_text(
+        say(turn.lang, "retrain_phase_snapshot", task=tasks[0]),
+        reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True))
+    await services.turns.finish(turn, [OutgoingMessage(
+        posted.chat_id, posted.message_id, posted.text or "", message.message_id)])
+    progress = ProgressMessage(context, posted.chat_id, posted.message_id, turn.lang)
+    job = services.retrain.start(tasks, "admin", turn.user_id, progress)
+    job.add_done_callback(progress.finish)
+    return f"started {','.join(tasks)}"
+
+
+class ProgressMessage:
+    """Edits one message as a run goes: phase, percentage, ETA; at the end, the outcome."""
+
+    def __init__(self, context: BotContext, chat_id: int, message_id: int, lang: str) -> None:
+        self.bot = context.bot
+        self.chat_id, self.message_id, self.lang = chat_id, message_id, lang
+        self.shown = ""
+        self.edited_at = 0.0
+        self.tolerance = context.services.settings.retrain_tolerance
+        self._last: asyncio.Future[None] | None = None  # the final edit (kept referenced)
+
+    async def __call__(self, progress: RunProgress) -> None:
+        text = progress_text(progress, self.lang)
+        urgent = progress.phase != "training" or not self.shown.startswith(text[:12])
+        if text == self.shown or (not urgent and
+                                  time.monotonic() - self.edited_at < PROGRESS_EDIT_S):
+            return
+        await self._edit(text)
+
+    async def _edit(self, text: str) -> None:
+        self.shown, self.edited_at = text, time.monotonic()
+        with contextlib.suppress(TelegramError):
+            await self.bot.edit_message_text(text, chat_id=self.chat_id,
+                                             message_id=self.message_id)
+
+    def finish(self, job: asyncio.Task[list[RunOutcome]]) -> None:
+        """The run is over: the message shows the outcome."""
+        if job.cancelled() or job.exception() is not None:
+            return
+        text = "\n\n".join(describe(o, self.lang, self.tolerance) for o in job.result())
+        self._last = asyncio.ensure_future(self._edit(text))
+
+
+def progress_text(progress: RunProgress, lang: str) -> str:
+    if progress.phase == "training":
+        percent = int((progress.fraction or 0.0) * 100)
+        eta = "?" if progress.eta_s is None else _duration(progress.eta_s)
+        return say(lang, "retrain_phase_training", task=progress.task, percent=percent, eta=eta)
+    return say(lang, f"retrain_phase_{progress.phase}", task=progress.task)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+# -- wiring: announcements and the schedule ---------------------------------------------------
+async def start_retraining(application: BotApplication) -> None:
+    """At start-up: admins get announcements; interrupted runs are recorded; the schedule is
+    armed from the database (a run due while the bot was down runs now, once)."""
+    services = application.bot_data.services
+    assert services is not None
+
+    async def announce(text: str) -> None:
+        for admin in services.settings.admin_user_ids:
+            try:
+                await application.bot.send_message(admin, text)
+            except TelegramError as exc:  # an admin who never opened a chat with the bot
+                log.warning("could not tell admin %s: %s", admin, exc)
+
+    services.versions.announce = announce
+    services.retrain.announce = announce
+    await services.retrain.recover()
+
+    def arm(task: str, due: datetime) -> None:
+        assert application.job_queue is not None
+        for old in application.job_queue.get_jobs_by_name(f"retrain:{task}"):
+            old.schedule_removal()
+        when = max(due, datetime.now(UTC))
+        application.job_queue.run_once(scheduled_retrain, when, data=task,
+                                       name=f"retrain:{task}")
+        log.info("next scheduled retrain of %s at %s", task, when.isoformat(timespec="seconds"))
+
+    services.retrain.on_scheduled = arm
+    for task, due in await services.retrain.arm_schedule():
+        arm(task, due)
+
+
+async def scheduled_retrain(context: BotContext) -> None:
+    """A JobQueue job: start the task's scheduled run (in the background, so that stopping
+    the bot does not wait for a training run to end)."""
+    assert context.job is not None
+    context.services.retrain.start([str(context.job.data)], "schedule")

@@ -1,0 +1,108 @@
+"""The evaluation gate of a retrain: score versions of a task on the same fixed sets.
+
+    python -m model.gate --task chat --version v1 --version v2 \\
+        --dev data/snap/dev.tsv --taught data/snap/taught.tsv
+
+prints one JSON object: the task's primary metric (on a 0-100 scale), and for every version
+and every set its metrics. Each version is loaded once and scored on every set, so a gate
+costs one TensorFlow start. The sets are read in the task's direction (source -> expected):
+sequence-to-sequence tasks: ``source<TAB>reference``; qa: ``question<TAB>answer``; intent: the
+hand-written held-out format. The decision (tolerance) is the caller's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The metric a candidate must not lose, per kind, and its scale (shares become percentages).
+PRIMARY = {"translate": ("bleu", 1.0), "summarize": ("rougeL", 1.0), "chat": ("bleu", 1.0),
+           "qa": ("exact_match", 100.0), "intent": ("accuracy", 100.0)}
+
+
+def default_dev_set(task: str) -> Path:
+    """The task's fixed dev set when none is given."""
+    from model.router_train import HELDOUT
+    from model.tasks import REPO_ROOT, default_data_dir, get_task
+
+    spec = get_task(task)
+    if spec.kind == "qa":
+        return REPO_ROOT / "tests" / "fixtures" / "qa" / "paraphrases-dev.tsv"
+    if spec.kind == "intent":
+        return HELDOUT
+    return default_data_dir() / "tasks" / spec.corpus / "dev.tsv"
+
+
+def score_version(task: str, version: str, sets: dict[str, Path],
+                  model_dir: Path | None) -> dict[str, Any]:
+    """Metrics of one version on each set (empty sets are skipped)."""
+    from model.data.readers import read_tsv
+    from model.evaluate import evaluate_pairs, evaluate_qa
+    from model.predictor import load
+    from model.tasks import get_task
+
+    spec = get_task(task)
+    predictor = load(task, version, model_dir)
+    results: dict[str, Any] = {}
+    for name, path in sets.items():
+        if spec.kind == "intent":
+            from model.router_train import heldout_report, read_heldout
+
+            rows = read_heldout(path)
+            if rows:
+                report = heldout_report(predictor, rows)
+                results[name] = {"n": report["n"], "accuracy": report["accuracy"]}
+            continue
+        pairs = read_tsv(path)
+        if not pairs:
+            continue
+        if spec.kind == "qa":
+            from model.retrieval_train import qa_rank_fn
+
+            bank = [(e.question, e.answer) for e in predictor.bank.entries]
+            result = evaluate_qa(qa_rank_fn(predictor), bank, pairs)
+            results[name] = {k: v for k, v in result.items() if not isinstance(v, dict)}
+            continue
+
+        def predict_texts(texts: list[str]) -> list[str]:
+            return [p.text for p in predictor.predict(texts)]
+
+        results[name] = evaluate_pairs(spec, predict_texts, pairs)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from model.tasks import get_task
+
+    parser = argparse.ArgumentParser(prog="python -m model.gate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--version", action="append", required=True, help="repeatable")
+    parser.add_argument("--dev", type=Path, help="the fixed dev set (default: the task's)")
+    parser.add_argument("--taught", type=Path, help="taught and approved pairs")
+    parser.add_argument("--model-dir", type=Path)
+    args = parser.parse_args(argv)
+
+    kind = get_task(args.task).kind
+    sets = {"dev": args.dev or default_dev_set(args.task)}
+    if args.taught is not None and args.taught.is_file():
+        sets["taught"] = args.taught
+    metric, scale = PRIMARY[kind]
+    out: dict[str, Any] = {"task": args.task, "primary": metric, "versions": {}}
+    for version in dict.fromkeys(args.version):
+        scored = score_version(args.task, version, sets, args.model_dir)
+        for result in scored.values():
+            result["primary"] = round(float(result[metric]) * scale, 2)
+        out["versions"][version] = scored
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
