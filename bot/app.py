@@ -9,12 +9,15 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     Update,
 )
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     BaseHandler,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -25,11 +28,23 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.context import AppState, BotApplication, BotContext
-from bot.handlers import basics, gate, groups, models, nontext, tasks
+from bot.handlers import (
+    basics,
+    feedback,
+    gate,
+    groups,
+    insights,
+    keyboards,
+    models,
+    nontext,
+    privacy,
+    tasks,
+    teaching,
+)
 from bot.handlers.errors import on_error
 from bot.services.container import build_services
 from bot.services.inference import ModelLoader
-from bot.texts import COMMAND_MENU, GROUP_MENU, LANGUAGES, PRIVATE_MENU
+from bot.texts import ADMIN_MENU, COMMAND_MENU, GROUP_MENU, LANGUAGES, PRIVATE_MENU
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +53,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 def handlers() -> dict[int, list[BaseHandler[Any, BotContext, Any]]]:
     """Every handler, by group; groups run in order and at most one handler per group fires."""
+    prompts = feedback.Prompts(on_edit=teaching.apply_edit)  # texts a 👎 or an edit waits for
     return {
         # -2: allow-lists, before anything is stored
         -2: [TypeHandler(Update, gate.enforce_allow_lists)],
@@ -57,12 +73,25 @@ def handlers() -> dict[int, list[BaseHandler[Any, BotContext, Any]]]:
             CommandHandler("translate", tasks.translate),
             CommandHandler("summarize", tasks.summarize),
             CommandHandler("digest", groups.digest),
+            CommandHandler("exportme", privacy.export_me),
+            CommandHandler("forgetme", privacy.forget_me),
+            CommandHandler("teach", teaching.teach),
+            CommandHandler("review", teaching.review),
+            CommandHandler("status", insights.status),
+            CommandHandler("stats", insights.stats),
+            CallbackQueryHandler(prompts.rate, pattern=keyboards.FEEDBACK_PATTERN),
+            CallbackQueryHandler(teaching.ReviewButtons(prompts).press,
+                                 pattern=keyboards.REVIEW_PATTERN),
+            CallbackQueryHandler(privacy.ForgetButtons(prompts).press,
+                                 pattern=keyboards.FORGET_PATTERN),
             # admin commands (ADMIN_USER_IDS; others are refused by the admin gate)
             CommandHandler("models", models.list_models),
             CommandHandler("promote", models.promote),
             CommandHandler("rollback", models.rollback),
             CommandHandler("retrain", models.retrain),
             MessageHandler(filters.COMMAND, basics.unknown_command),
+            # a correction after a 👎 (or an admin's edit) is not sent to the models
+            MessageHandler(filters.TEXT & ~filters.COMMAND & prompts.filter, prompts.receive),
             MessageHandler(filters.TEXT, tasks.free_text),
             MessageHandler(filters.ALL, nontext.not_text),
         ],
@@ -128,6 +157,13 @@ async def register_commands(application: BotApplication) -> None:
             commands = [BotCommand(name, COMMAND_MENU[name][lang]) for name in names]
             await bot.set_my_commands(commands, scope=scope,
                                       language_code=None if lang == "en" else lang)
+    admin_commands = [BotCommand(name, COMMAND_MENU[name]["en"]) for name in ADMIN_MENU]
+    services = application.bot_data.services
+    for admin_id in services.settings.admin_user_ids if services else ():
+        try:  # an admin who never opened a chat with the bot has no chat to scope to
+            await bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:
+            log.info("no admin command menu for %s: %s", admin_id, exc)
 
 
 async def answer_interrupted(application: BotApplication, window_s: float) -> None:

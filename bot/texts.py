@@ -14,7 +14,12 @@ _HELP_EN = """Send me any text and I will answer, translate or summarize it.
 /summarize TEXT - a one-line summary
 /mode auto|qa|chat|translate|summarize - what plain messages do here
 /lang en|zh - my interface language
-/help - this help"""
+/exportme - all I have stored about you, as a file
+/forgetme - delete everything I have stored about you
+/help - this help
+
+Rate my answers with 👍 or 👎. After a 👎, tell me the right answer:
+an admin reviews it before I learn it."""
 
 _HELP_ZH = """给我发任何文字,我会回答、翻译或总结。
 
@@ -24,7 +29,11 @@ _HELP_ZH = """给我发任何文字,我会回答、翻译或总结。
 /summarize 文本 - 一句话摘要
 /mode auto|qa|chat|translate|summarize - 普通消息在这里做什么
 /lang en|zh - 界面语言
-/help - 帮助"""
+/exportme - 以文件形式导出我保存的关于你的全部数据
+/forgetme - 删除我保存的关于你的全部数据
+/help - 帮助
+
+每个回答下面可以点 👍 或 👎;点 👎 后可以告诉我应该怎么回答,管理员审核后我才会学习。"""
 
 _GROUP_EN = """
 
@@ -38,6 +47,30 @@ _GROUP_ZH = """
 用 /translate 或 /summarize 回复任意消息即可处理那条消息。
 /digest [N] - 总结本群最近 N 条消息(默认 {n} 条)"""
 
+_ADMIN_EN = """
+
+Admin commands (only for ADMIN_USER_IDS):
+/teach QUESTION | ANSWER - add a fact to the answer bank now
+/review - approve, edit or reject users' corrections
+/retrain [TASK] - retrain a model now
+/models [TASK] - model versions and their metrics
+/promote TASK VERSION - serve another version
+/rollback TASK - go back to the previous version
+/status - uptime, queues, versions, retraining, database
+/stats - usage, latency, 👍 rate, with a chart"""
+
+_ADMIN_ZH = """
+
+管理员命令(仅限 ADMIN_USER_IDS):
+/teach 问题 | 答案 - 立即把一条知识加入答案库
+/review - 批准、修改或拒绝用户的纠正
+/retrain [任务] - 立即重新训练模型
+/models [任务] - 模型版本及其指标
+/promote 任务 版本 - 改用另一个版本
+/rollback 任务 - 回到上一个版本
+/status - 运行时间、队列、版本、训练和数据库
+/stats - 使用量、延迟、👍 比例,附图表"""
+
 MESSAGES: Final[dict[str, dict[str, str]]] = {
     "start": {
         "en": "Hello{name}! I answer questions, chat, translate between English and Chinese "
@@ -48,6 +81,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     },
     "help": {"en": _HELP_EN, "zh": _HELP_ZH},
     "help_group": {"en": _GROUP_EN, "zh": _GROUP_ZH},
+    "help_admin": {"en": _ADMIN_EN, "zh": _ADMIN_ZH},
     "usage_ask": {"en": "Usage: /ask QUESTION", "zh": "用法:/ask 问题"},
     "usage_translate": {
         "en": "Usage: /translate TEXT or /translate en|zh TEXT (or reply to a message with "
@@ -106,6 +140,108 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "rate_limited": {
         "en": "You are sending messages too fast. Please wait {seconds} seconds.",
         "zh": "你发消息太快了,请等 {seconds} 秒。",
+    },
+    # feedback and corrections
+    "feedback_thanks": {"en": "Thanks for the feedback!", "zh": "谢谢你的反馈!"},
+    "feedback_gone": {
+        "en": "I can no longer find that answer.", "zh": "找不到那条回答了。",
+    },
+    "correction_prompt": {
+        "en": "What should I have said? Reply with the right answer.",
+        "zh": "我应该怎么回答?请回复正确的答案。",
+    },
+    "correction_saved": {
+        "en": "Thank you! An admin will review your correction before I learn it.",
+        "zh": "谢谢!管理员审核你的纠正后我才会学习它。",
+    },
+    # teaching and review
+    "usage_teach": {
+        "en": "Usage: /teach QUESTION | ANSWER\nFor example: /teach Who maintains this bot? | "
+              "Mara does.",
+        "zh": "用法:/teach 问题 | 答案\n例如:/teach 谁在维护这个机器人? | Mara。",
+    },
+    "taught": {
+        "en": "Learned. Asked \"{question}\", I will now answer: {answer}",
+        "zh": "学会了。以后有人问“{question}”,我会回答:{answer}",
+    },
+    "taught_later": {
+        "en": "Saved for the next training run, but the answer bank is not available right now, "
+              "so I cannot answer it yet.",
+        "zh": "已保存到下次训练的数据中,但答案库现在不可用,所以暂时还不能回答。",
+    },
+    "review_empty": {"en": "No corrections are waiting for review.", "zh": "没有待审核的纠正。"},
+    "review_item": {
+        "en": "Correction {position} of {total} (#{id})\n\nQuestion: {question}\n"
+              "My answer ({task}): {answer}\nSuggested: {text}",
+        "zh": "第 {position} 条,共 {total} 条(#{id})\n\n问题:{question}\n"
+              "我的回答({task}):{answer}\n建议:{text}",
+    },
+    "review_approved": {
+        "en": "Approved #{id}: the answer bank and the training data have it.",
+        "zh": "已批准 #{id}:已加入答案库和训练数据。",
+    },
+    "review_approved_training": {
+        "en": "Approved #{id}: it joins the {task} training data.",
+        "zh": "已批准 #{id}:已加入 {task} 的训练数据。",
+    },
+    "review_rejected": {"en": "Rejected #{id}.", "zh": "已拒绝 #{id}。"},
+    "review_decided": {
+        "en": "#{id} was already reviewed.", "zh": "#{id} 已经审核过了。",
+    },
+    "review_edit_prompt": {
+        "en": "Send the answer to approve for #{id} instead of the suggestion.",
+        "zh": "请发送要代替建议批准的 #{id} 的答案。",
+    },
+    "button_approve": {"en": "✅ Approve", "zh": "✅ 批准"},
+    "button_edit": {"en": "✏️ Edit", "zh": "✏️ 修改"},
+    "button_reject": {"en": "❌ Reject", "zh": "❌ 拒绝"},
+    "button_next": {"en": "Next ▶", "zh": "下一条 ▶"},
+    # privacy
+    "forget_confirm": {
+        "en": "This deletes every message, rating and correction of yours that I have stored, "
+              "and keeps you out of all future training. It cannot be undone. Are you sure?",
+        "zh": "这会删除我保存的你所有的消息、评价和纠正,并且以后的训练都不会再使用你的数据。"
+              "此操作无法撤销。确定吗?",
+    },
+    "button_forget": {"en": "Yes, forget me", "zh": "是的,忘记我"},
+    "button_cancel": {"en": "Cancel", "zh": "取消"},
+    "forgotten": {
+        "en": "Done. I deleted {messages} messages, {feedback} ratings and {corrections} "
+              "corrections of yours, and you will never be part of my training data.",
+        "zh": "完成。我删除了你的 {messages} 条消息、{feedback} 个评价和 {corrections} 条纠正,"
+              "以后的训练数据也不会包含你。",
+    },
+    "forget_cancelled": {"en": "Cancelled; nothing was deleted.", "zh": "已取消,什么都没有删除。"},
+    "forget_not_yours": {
+        "en": "Only the person who asked can confirm this.", "zh": "只有发起请求的人可以确认。",
+    },
+    "export_private_only": {
+        "en": "For your privacy, use /exportme in a private chat with me.",
+        "zh": "为了保护隐私,请在与我的私聊中使用 /exportme。",
+    },
+    "export_caption": {
+        "en": "Everything I have stored about you.", "zh": "我保存的关于你的全部数据。",
+    },
+    # status and stats
+    "status": {
+        "en": "Up for {uptime}.\nModels: {versions}\nQueues: {queues}\n"
+              "Last retrain: {last}\nNext retrain: {next}\n"
+              "Corrections waiting for review: {pending}\nDatabase: {db}",
+        "zh": "已运行 {uptime}。\n模型:{versions}\n队列:{queues}\n"
+              "上次训练:{last}\n下次训练:{next}\n待审核纠正:{pending}\n数据库:{db}",
+    },
+    "none": {"en": "none", "zh": "无"},
+    "not_scheduled": {"en": "not scheduled", "zh": "未安排"},
+    "stats": {
+        "en": "Last {days} days: {incoming} messages in, {answers} model answers.\n"
+              "Per task: {tasks}\nPer day: {per_day}\n"
+              "Latency (arrival to reply): {latency}\n👍 rate: {rate} ({up} 👍, {down} 👎)",
+        "zh": "最近 {days} 天:收到 {incoming} 条消息,模型回答 {answers} 次。\n"
+              "按任务:{tasks}\n按天:{per_day}\n延迟(收到到回复):{latency}\n"
+              "👍 比例:{rate}({up} 👍,{down} 👎)",
+    },
+    "stats_caption": {
+        "en": "Model answers per day, by task", "zh": "每天的模型回答数,按任务",
     },
     "admins_only": {
         "en": "Sorry, only the bot's admins can use this command.",
@@ -206,9 +342,23 @@ COMMAND_MENU: Final[dict[str, dict[str, str]]] = {
     "mode": {"en": "What plain messages do here", "zh": "普通消息的处理方式"},
     "lang": {"en": "Interface language", "zh": "界面语言"},
     "digest": {"en": "Summarize the group's recent messages", "zh": "总结群里最近的消息"},
+    "exportme": {"en": "Export my data", "zh": "导出我的数据"},
+    "forgetme": {"en": "Delete my data", "zh": "删除我的数据"},
+    "teach": {"en": "Admin: teach QUESTION | ANSWER", "zh": "管理员:教我 问题 | 答案"},
+    "review": {"en": "Admin: review corrections", "zh": "管理员:审核纠正"},
+    "retrain": {"en": "Admin: retrain a model", "zh": "管理员:重新训练模型"},
+    "models": {"en": "Admin: model versions", "zh": "管理员:模型版本"},
+    "promote": {"en": "Admin: serve a version", "zh": "管理员:启用某个版本"},
+    "rollback": {"en": "Admin: previous version", "zh": "管理员:回到上一版本"},
+    "status": {"en": "Admin: bot status", "zh": "管理员:运行状态"},
+    "stats": {"en": "Admin: usage statistics", "zh": "管理员:使用统计"},
 }
-PRIVATE_MENU: Final = ("start", "help", "ask", "translate", "summarize", "mode", "lang")
+PRIVATE_MENU: Final = ("start", "help", "ask", "translate", "summarize", "mode", "lang",
+                       "exportme", "forgetme")
 GROUP_MENU: Final = ("help", "ask", "translate", "summarize", "digest", "mode", "lang")
+# Shown only in the private chats of ADMIN_USER_IDS (BotCommandScopeChat).
+ADMIN_MENU: Final = (*PRIVATE_MENU, "teach", "review", "retrain", "models", "promote",
+                     "rollback", "status", "stats")
 
 
 def say(lang: str, key: str, /, **values: object) -> str:

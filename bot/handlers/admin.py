@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -24,8 +24,8 @@ from bot.texts import pick_language, say
 
 log = logging.getLogger(__name__)
 
-AdminHandler = Callable[[Update, BotContext], Awaitable[str | None]]
-Handler = Callable[[Update, BotContext], Awaitable[None]]
+AdminHandler = Callable[[Update, BotContext], Coroutine[Any, Any, str | None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 def admin_command(action: str) -> Callable[[AdminHandler], Handler]:
@@ -63,6 +63,8 @@ def call_arguments(update: Update, context: BotContext) -> dict[str, Any]:
         return {"callback": update.callback_query.data}
     message = update.effective_message
     text = (message.text or "") if message else ""
+    if not text.startswith("/"):
+        return {"text": text}
     _, _, rest = text.partition(" ")
     return {"args": list(context.args or []), "text": rest.strip()}
 

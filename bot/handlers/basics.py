@@ -26,8 +26,11 @@ async def help_command(update: Update, context: BotContext) -> None:
     """List the commands (and, in groups, how the bot behaves there)."""
     turn = context.current_turn
     text = say(turn.lang, "help")
+    settings = context.services.settings
     if turn.is_group:
-        text += say(turn.lang, "help_group", n=context.services.settings.digest_default_messages)
+        text += say(turn.lang, "help_group", n=settings.digest_default_messages)
+    if settings.is_admin(turn.user_id):
+        text += say(turn.lang, "help_admin")
     await respond(update, context, Reply(text))
 
 

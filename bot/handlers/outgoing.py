@@ -8,11 +8,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from telegram import ReplyParameters, Update
+from telegram import InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.constants import ChatAction, MessageLimit
 from telegram.error import TelegramError
 
 from bot.context import BotContext
+from bot.handlers.keyboards import feedback_keyboard
 from bot.services.conversation import Reply
 from bot.storage.records import OutgoingMessage
 
@@ -50,16 +51,23 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return [piece for piece in pieces if piece] or [text[:1] or " "]
 
 
-async def respond(update: Update, context: BotContext, reply: Reply) -> None:
-    """Send the reply quoting the user's message, then record it and close the turn."""
+async def respond(update: Update, context: BotContext, reply: Reply,
+                  markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send the reply quoting the user's message, then record it and close the turn.
+
+    ``markup`` goes under the last piece; a model's answer gets 👍/👎 there by default."""
     message = update.effective_message
     turn = context.current_turn
     assert message is not None
     sent = []
     ready = time.monotonic()
-    for index, piece in enumerate(split_text(reply.text)):
+    pieces = split_text(reply.text)
+    for index, piece in enumerate(pieces):
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
-        posted = await message.reply_text(piece, reply_parameters=quote if index == 0 else None)
+        last = index == len(pieces) - 1
+        buttons = (markup or (feedback_keyboard() if reply.task else None)) if last else None
+        posted = await message.reply_text(piece, reply_parameters=quote if index == 0 else None,
+                                          reply_markup=buttons)
         sent.append(OutgoingMessage(
             chat_id=posted.chat_id, message_id=posted.message_id, text=piece,
             reply_to_message_id=message.message_id, task=reply.task,

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Update
@@ -101,6 +101,8 @@ class FakeModels:
 class ApiCall:
     method: str
     params: dict[str, Any]
+    files: dict[str, Any] = field(default_factory=dict)  # multipart uploads: name -> bytes
+    result: Any = None
 
 
 class FakeBotAPI(BaseRequest):
@@ -126,25 +128,33 @@ class FakeBotAPI(BaseRequest):
                          *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        self.calls.append(ApiCall(name, params))
+        files = {key: value[1] for key, value in (request_data.multipart_data or {}).items()
+                 } if request_data and request_data.contains_files else {}
+        call = ApiCall(name, params, files)
+        self.calls.append(call)
         if name in self.fail_next:
             description = self.fail_next.pop(name)
             body = {"ok": False, "error_code": 400, "description": description}
             return 400, json.dumps(body).encode()
-        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+        call.result = self._result(name, params)
+        return 200, json.dumps({"ok": True, "result": call.result}).encode()
 
     def _result(self, name: str, params: dict[str, Any]) -> Any:
         bot = {"id": BOT_ID, "is_bot": True, "first_name": "RNN", "username": BOT_USERNAME}
         if name == "getMe":
             return bot
-        if name == "sendMessage":
+        if name in ("sendMessage", "sendPhoto", "sendDocument"):
             self._next_message_id += 1
             chat_id = int(params["chat_id"])
             message: dict[str, Any] = {
                 "message_id": self._next_message_id, "date": int(time.time()),
                 "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-                "from": bot, "text": params["text"],
+                "from": bot,
             }
+            if "text" in params:
+                message["text"] = params["text"]
+            if "inline_keyboard" in (params.get("reply_markup") or {}):  # as Telegram does
+                message["reply_markup"] = params["reply_markup"]
             return message
         if name == "getChatMember":
             member: dict[str, Any] = {
