@@ -206,10 +206,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "button_forget": {"en": "Yes, forget me", "zh": "是的,忘记我"},
     "button_cancel": {"en": "Cancel", "zh": "取消"},
     "forgotten": {
-        "en": "Done. I deleted {messages} messages, {feedback} ratings and {corrections} "
-              "corrections of yours, and you will never be part of my training data.",
-        "zh": "完成。我删除了你的 {messages} 条消息、{feedback} 个评价和 {corrections} 条纠正,"
-              "以后的训练数据也不会包含你。",
+        "en": "Done. I deleted what I had stored of you (messages: {messages}, ratings: "
+              "{feedback}, corrections: {corrections}), and you will never be part of my "
+              "training data.",
+        "zh": "完成。我删除了保存的你的数据(消息 {messages} 条、评价 {feedback} 个、纠正 "
+              "{corrections} 条),以后的训练数据也不会包含你。",
     },
     "forget_cancelled": {"en": "Cancelled; nothing was deleted.", "zh": "已取消,什么都没有删除。"},
     "forget_not_yours": {
