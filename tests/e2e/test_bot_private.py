@@ -36,7 +36,8 @@ def test_start_help_and_command_menus(bot: LiveBot) -> None:
     group = bot.handle.commands({"type": "all_group_chats"})
     assert private is not None and private_zh is not None and group is not None
     assert [c["command"] for c in private] == ["start", "help", "ask", "translate",
-                                               "summarize", "mode", "lang"]
+                                               "summarize", "mode", "lang", "exportme",
+                                               "forgetme"]
     assert private_zh[0]["description"] == "介绍"
     assert "digest" in [c["command"] for c in group]
 
