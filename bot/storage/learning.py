@@ -270,7 +270,8 @@ class InsightRepository:
 
     async def retrain_runs(self, limit: int = 5) -> list[RetrainRunRecord]:
         rows = await self.session.scalars(
-            sa.select(RetrainRun).order_by(RetrainRun.started_at.desc()).limit(limit))
+            sa.select(RetrainRun).where(RetrainRun.status != "queued")  # queued: a due time
+            .order_by(RetrainRun.started_at.desc()).limit(limit))
         return [_run(row) for row in rows]
 
     async def messages_per_day(self, since: datetime) -> list[tuple[str, str, int]]:
