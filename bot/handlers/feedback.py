@@ -20,6 +20,7 @@ from telegram import ForceReply, Message, ReplyParameters, Update
 from telegram.ext import filters
 
 from bot.context import BotContext
+from bot.handlers.incoming import strip_mention
 from bot.handlers.keyboards import parse_rating
 from bot.handlers.outgoing import respond
 from bot.services.conversation import Reply
@@ -125,7 +126,7 @@ class Prompts:
         """The text a prompt waited for: a correction to store, or an admin's edit."""
         turn = context.current_turn
         awaited = self.take(turn.chat_id, turn.user_id)
-        text = (turn.text or "").strip()
+        text = strip_mention(turn.text or "", context.bot.username)
         if awaited is not None and awaited.kind == "edit":
             await self.on_edit(update, context, awaited.target_id, text)
             return

@@ -259,3 +259,16 @@ def test_exportme_returns_exactly_the_users_data(bot: LiveBot) -> None:
     assert [(c["text"], c["status"]) for c in data["corrections"]] == [
         ("Ask the help desk at extension 42.", "pending")]
     assert "Yuri" not in json.dumps(data, ensure_ascii=False)
+
+
+def test_status_and_stats_for_the_admin(bot: LiveBot) -> None:
+    ada, ada_chat = admin(bot)
+    status = bot.reply_text(ada_chat, ada, "/status")
+    assert status.startswith("Up for ") and "Next retrain: not scheduled" in status
+    assert "qa v" in status and "Database: " in status
+    _, [text, chart] = bot.exchange(ada_chat, ada, "/stats", n=2)
+    assert "model answers" in text["text"] and "👍 rate: " in text["text"]
+    assert "p50" in text["text"]
+    png = bot.handle.file_bytes(chart["photo"][-1]["file_id"])
+    assert png is not None and png.startswith(b"\x89PNG")
+    print(f"\n/status: {status}\n/stats: {text['text']}")
