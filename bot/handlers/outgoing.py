@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
-from telegram import InlineKeyboardMarkup, ReplyParameters, Update
+from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, MessageLimit
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.context import BotContext
 from bot.handlers.keyboards import feedback_keyboard
@@ -20,6 +21,11 @@ from bot.storage.records import OutgoingMessage
 log = logging.getLogger(__name__)
 
 TYPING_REPEAT_S = 4.5  # Telegram shows "typing" for about 5 seconds
+SEND_ATTEMPTS = 6  # a reply is tried this often before the turn fails (about 30 s of waits)
+SEND_BACKOFF_S = 0.5  # the first wait; it doubles after each failure, up to SEND_BACKOFF_MAX_S
+SEND_BACKOFF_MAX_S = 10.0
+
+T = TypeVar("T")
 
 
 def _utf16_len(text: str) -> int:
@@ -51,6 +57,38 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return [piece for piece in pieces if piece] or [text[:1] or " "]
 
 
+async def with_retries(send: Callable[[], Awaitable[T]], what: str) -> T:
+    """Call the Bot API, retrying what may pass on a second try: 5xx answers, time-outs and
+    dropped connections (with exponential back-off) and 429 (after ``retry_after``; PTB's rate
+    limiter has already retried those it could). A request refused as such (400, 403) is not
+    retried.
+
+    A time-out can hide a reply that Telegram accepted before the answer was lost; retrying
+    then sends it twice. The alternative, giving up, loses it, so the bot retries (see the
+    README: at least once).
+    """
+    delay = SEND_BACKOFF_S
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await send()
+        except BadRequest:
+            raise
+        except (NetworkError, RetryAfter) as exc:
+            if attempt == SEND_ATTEMPTS:
+                raise
+            wait = _retry_after_s(exc) if isinstance(exc, RetryAfter) else delay
+            log.warning("%s failed (%s: %s); retry %d of %d in %.1f s", what,
+                        type(exc).__name__, exc, attempt, SEND_ATTEMPTS - 1, wait)
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, SEND_BACKOFF_MAX_S)
+    raise AssertionError("unreachable")
+
+
+def _retry_after_s(exc: RetryAfter) -> float:
+    after = exc.retry_after
+    return float(after.total_seconds() if hasattr(after, "total_seconds") else after) + 0.1
+
+
 async def respond(update: Update, context: BotContext, reply: Reply,
                   markup: InlineKeyboardMarkup | None = None) -> None:
     """Send the reply quoting the user's message, then record it and close the turn.
@@ -61,13 +99,19 @@ async def respond(update: Update, context: BotContext, reply: Reply,
     assert message is not None
     sent = []
     ready = time.monotonic()
+    quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     pieces = split_text(reply.text)
     for index, piece in enumerate(pieces):
-        quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
         last = index == len(pieces) - 1
         buttons = (markup or (feedback_keyboard() if reply.task else None)) if last else None
-        posted = await message.reply_text(piece, reply_parameters=quote if index == 0 else None,
-                                          reply_markup=buttons)
+
+        def send(piece: str = piece, first: bool = index == 0,
+                 buttons: InlineKeyboardMarkup | None = buttons) -> Awaitable[Message]:
+            return message.reply_text(piece, reply_parameters=quote if first else None,
+                                      reply_markup=buttons)
+
+        posted = await with_retries(
+            send, f"reply to message {message.message_id} in chat {message.chat_id}")
         sent.append(OutgoingMessage(
             chat_id=posted.chat_id, message_id=posted.message_id, text=piece,
             reply_to_message_id=message.message_id, task=reply.task,
