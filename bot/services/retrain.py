@@ -51,7 +51,9 @@ from bot.texts import say
 log = logging.getLogger(__name__)
 
 # Runs a module as ``python -m`` would, after tying the child's life to the bot's (Linux:
-# PR_SET_PDEATHSIG) and lowering its priority. argv: bot pid, niceness, module, arguments.
+# PR_SET_PDEATHSIG) and lowering its priority: os.nice, and on Linux the SCHED_IDLE policy when
+# asked (it runs only on CPU time nothing else wants). argv: bot pid, niceness, idle (0/1),
+# module, arguments.
 LAUNCHER = """\
 import ctypes, os, runpy, signal, sys
 if sys.platform.startswith("linux"):
@@ -59,8 +61,10 @@ if sys.platform.startswith("linux"):
 if os.getppid() != int(sys.argv[1]):
     sys.exit("the bot is gone")
 os.nice(int(sys.argv[2]))
-module = sys.argv[3]
-sys.argv = [module, *sys.argv[4:]]
+if sys.argv[3] == "1" and hasattr(os, "SCHED_IDLE"):
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+module = sys.argv[4]
+sys.argv = [module, *sys.argv[5:]]
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
@@ -340,10 +344,10 @@ class RetrainService:
             lines.append(line)
 
         code, tail = await self._child(run_id, "model.gate", arguments, keep, 1800)
-        found = [line for line in lines if line.startswith("{")]
-        if code != 0 or not found:
+        found = [_json_object(line[line.find('{"task"'):]) for line in lines if '{"task"' in line]
+        if code != 0 or not found or found[-1] is None:
             raise RunFailed(_exit_reason("evaluation", code, tail))
-        result: dict[str, Any] = json.loads(found[-1])
+        result: dict[str, Any] = found[-1]
         return result
 
     async def _child(self, run_id: int, module: str, arguments: list[str],
@@ -359,7 +363,8 @@ class RetrainService:
             env["MODEL_DATA_DIR"] = str(self.settings.model_data_dir)
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-c", LAUNCHER, str(os.getpid()), str(self.settings.retrain_nice),
-            module, *arguments, cwd=REPO_ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
+            "1" if self.settings.retrain_idle_priority else "0", module, *arguments,
+            cwd=REPO_ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, limit=1 << 20)
         self._children.add(process)
         if self.active is not None:
@@ -414,6 +419,15 @@ class _Reporter:
         if self.sink is not None:
             with contextlib.suppress(Exception):  # a failed edit must not fail the run
                 await self.sink(RunProgress(self.task, phase, fraction, eta_s))
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object at the start of ``text`` (a log line may follow it on the same line)."""
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _exit_reason(step: str, code: int, tail: list[str]) -> str:

@@ -115,8 +115,8 @@ class ModelVersions:
             await self.inference.reload(task, version)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            log.exception("version %s of %s failed to load; the old version keeps serving",
-                          version, task)
+            log.error("version %s of %s failed to load (%s); the old version keeps serving",
+                      version, task, reason)
             if self.announce is not None:
                 await self.announce(say(self.lang, "swap_failed", task=task, version=version,
                                         serving=self.inference.versions().get(task, "none"),

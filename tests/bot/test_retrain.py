@@ -1,0 +1,332 @@
+"""Retraining pieces without TensorFlow: the schedule, progress lines, the gate's judgement,
+training snapshots (forgotten users excluded) on a real database, the persisted schedule, and
+hot swaps on a real registry with fake models (a version that fails to load is never served).
+The real trainer and gate run in tests/e2e/test_bot_retrain.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.services.inference import InferenceService
+from bot.services.retrain import RetrainService, judge, parse_progress
+from bot.services.schedule import parse_schedule
+from bot.services.snapshot import CorpusInfo, take_snapshot
+from bot.services.versions import ModelVersions, SwitchFailed
+from bot.storage import Database
+from bot.storage.models import (
+    Chat,
+    Correction,
+    Feedback,
+    ForgottenUser,
+    Message,
+    RetrainRun,
+    TaughtPair,
+    User,
+)
+from bot.storage.training import RetrainRunRepository
+from tests.bot.conftest import make_settings
+from tests.bot.fakes import FakeModel, FakeModels
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+# -- schedule --------------------------------------------------------------------------------
+def test_intervals_and_cron_expressions() -> None:
+    moment = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
+    assert parse_schedule("") is None
+    for text, delta in (("6h", 6 * 3600), ("30m", 1800), ("every 1d", 86400), ("90", 90),
+                        ("90s", 90)):
+        schedule = parse_schedule(text)
+        assert schedule is not None
+        assert schedule.next_after(moment) == moment + timedelta(seconds=delta)
+    nightly = parse_schedule("0 3 * * *")
+    assert nightly is not None
+    assert nightly.next_after(moment) == datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    at_three = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # strictly after: the next night
+    assert nightly.next_after(at_three) == datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="neither an interval"):
+        parse_schedule("sometimes")
+
+
+def test_settings_refuse_a_bad_schedule_or_task(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="neither an interval"):
+        make_settings(tmp_path, retrain_schedule="61 * * * *")
+    with pytest.raises(ValidationError, match="unknown task"):
+        make_settings(tmp_path, retrain_tasks="chat,poetry")
+    settings = make_settings(tmp_path, retrain_schedule=" 0 3 * * 1 ", retrain_tasks="qa, chat")
+    assert settings.retrain_schedule == "0 3 * * 1" and settings.retrain_tasks == ["qa", "chat"]
+
+
+# -- trainer output and the gate -------------------------------------------------------------
+def test_progress_is_read_from_the_trainer_output() -> None:
+    assert parse_progress("Epoch 3/10") == (0.2, None)
+    line = ("\x1b[1m22/23\x1b[0m - loss: 0.01[chat] epoch 2/10 val_loss=0.0121 "
+            "elapsed 1.5 min, ETA 4.5 min")
+    assert parse_progress(line) == (0.25, 270.0)  # the ETA already counts the time budget
+    assert parse_progress("[chat] epoch 10/10 val_loss=0.01 elapsed 2.0 min, ETA 0.0 min") \
+        == (1.0, 0.0)
+    assert parse_progress("chat: trained version v1 (kept as a candidate)") is None
+
+
+def test_the_gate_allows_a_loss_within_the_tolerance_only() -> None:
+    result = {"versions": {
+        "old": {"dev": {"primary": 40.0, "n": 100}, "taught": {"primary": 50.0, "n": 10}},
+        "new": {"dev": {"primary": 39.5, "n": 100}, "taught": {"primary": 90.0, "n": 10}},
+    }}
+    passed, table = judge(result, "old", "new", tolerance=1.0)
+    assert passed and table["dev"] == {"base": 40.0, "candidate": 39.5, "n": 100}
+    assert not judge(result, "old", "new", tolerance=0.4)[0]
+    result["versions"]["new"]["taught"]["primary"] = 48.0  # worse on what admins taught
+    assert not judge(result, "old", "new", tolerance=1.0)[0]
+
+
+# -- snapshots -------------------------------------------------------------------------------
+async def seed_learning(db: Database) -> None:
+    """Alice (kept) and Mallory (forgotten) each taught, corrected, asked and rated."""
+    async with db.unit_of_work() as uow:
+        session = uow.session
+        session.add_all([User(id=1, first_name="Alice"), User(id=2, first_name="Mallory"),
+                         User(id=3, first_name="Admin"),
+                         Chat(id=1, type="private"), Chat(id=2, type="private")])
+        await session.flush()
+        rows = [  # (id, chat, user, direction, text, reply to)
+            (10, 1, 1, "in", "what is rust", None), (11, 1, None, "out", "a language", 10),
+            (20, 2, 2, "in", "what is go", None), (21, 2, None, "out", "a game", 20),
+            (30, 1, 1, "in", "hello", None), (31, 1, None, "out", "hi there", 30),
+        ]
+        for row_id, chat, user, direction, text, reply_to in rows:
+            session.add(Message(id=row_id, chat_id=chat, message_id=row_id, user_id=user,
+                                direction=direction, text=text, status="sent", task="qa",
+                                in_reply_to_id=reply_to))
+        await session.flush()
+        session.add_all([
+            Feedback(message_id=11, user_id=1, rating=1),  # Alice likes an answer to her
+            Feedback(message_id=21, user_id=2, rating=1),  # Mallory's like: excluded
+            Feedback(message_id=31, user_id=2, rating=1),  # liked by Mallory: excluded
+            Feedback(message_id=31, user_id=3, rating=-1),  # a 👎 never counts
+            Correction(id=1, message_id=21, user_id=2, text="a programming language",
+                       status="approved"),
+        ])
+        await session.flush()
+        session.add_all([
+            TaughtPair(task="qa", source="what is tcp", target="a network protocol",
+                       origin="teach", author_id=3),
+            TaughtPair(task="qa", source="what is go", target="a programming language",
+                       origin="correction", author_id=3, correction_id=1),  # Mallory's words
+            TaughtPair(task="qa", source="what is udp", target="another\tprotocol",
+                       origin="teach", author_id=2),  # authored by Mallory
+            TaughtPair(task="qa", source="old", target="gone", origin="teach", active=False),
+            TaughtPair(task="chat", source="other task", target="not here", origin="teach"),
+            ForgottenUser(user_id=2),
+        ])
+
+
+async def test_snapshot_adds_what_was_learned_without_forgotten_users(
+        db: Database, tmp_path: Path) -> None:
+    await seed_learning(db)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.tsv").write_text("q1\ta1\n", encoding="utf-8")
+    (corpus / "dev.tsv").write_text("dq\tda\n", encoding="utf-8")
+    snap = await take_snapshot(db, "qa", CorpusInfo("qa", corpus, False), tmp_path / "snap")
+    train = (snap.directory / "train.tsv").read_text(encoding="utf-8")
+    assert train == "q1\ta1\nwhat is tcp\ta network protocol\nwhat is rust\ta language\n"
+    assert snap.taught_file is not None
+    assert snap.taught_file.read_text(encoding="utf-8") == "what is tcp\ta network protocol\n"
+    assert (snap.directory / "dev.tsv").read_text(encoding="utf-8") == "dq\tda\n"
+    assert (snap.taught, snap.liked, snap.dev_file) == (1, 1, None)  # qa: its own dev set
+    assert "Mallory" not in train and "go" not in train and "udp" not in train
+
+
+async def test_snapshot_of_a_reversed_task_writes_pairs_in_the_corpus_direction(
+        db: Database, tmp_path: Path) -> None:
+    async with db.unit_of_work() as uow:
+        uow.session.add(TaughtPair(task="translate-zh-en", source="你好", target="hello",
+                                   origin="teach"))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.tsv").write_text("good\t好\n", encoding="utf-8")
+    (corpus / "dev.tsv").write_text("one\t一\n", encoding="utf-8")
+    snap = await take_snapshot(db, "translate-zh-en",
+                               CorpusInfo("translate", corpus, True), tmp_path / "snap")
+    assert (snap.directory / "train.tsv").read_text(encoding="utf-8") == "good\t好\nhello\t你好\n"
+    assert snap.dev_file is not None  # the gate reads the task's direction
+    assert snap.dev_file.read_text(encoding="utf-8") == "一\tone\n"
+    assert snap.taught_file is not None
+    assert snap.taught_file.read_text(encoding="utf-8") == "你好\thello\n"
+
+
+# -- the persisted schedule ------------------------------------------------------------------
+def retrain_service(tmp_path: Path, db: Database, **settings: object) -> RetrainService:
+    values = make_settings(tmp_path, bot_data_dir=tmp_path / "data", **settings)
+    versions = ModelVersions(InferenceService(FakeModels()), tmp_path / "models")
+    return RetrainService(values, db, versions)
+
+
+async def test_the_due_run_is_kept_in_the_database_across_restarts(
+        db: Database, tmp_path: Path) -> None:
+    first = retrain_service(tmp_path, db, retrain_schedule="6h", retrain_tasks="qa,chat")
+    armed = dict(await first.arm_schedule())
+    assert set(armed) == {"qa", "chat"}
+    assert armed["qa"] - datetime.now(UTC) > timedelta(hours=5, minutes=59)
+    again = retrain_service(tmp_path, db, retrain_schedule="6h", retrain_tasks="qa,chat")
+    assert dict(await again.arm_schedule()) == armed  # a restart keeps the due times
+    changed = retrain_service(tmp_path, db, retrain_schedule="1h", retrain_tasks="qa")
+    [(task, due)] = await changed.arm_schedule()
+    assert task == "qa" and due < armed["qa"]
+    off = retrain_service(tmp_path, db, retrain_schedule="", retrain_tasks="qa")
+    assert await off.arm_schedule() == []
+    async with db.unit_of_work(write=False) as uow:
+        runs = RetrainRunRepository(uow.session)
+        assert await runs.queued("qa") is None
+        assert (await runs.queued("chat")) is not None  # not in RETRAIN_TASKS now: untouched
+
+
+async def test_runs_left_running_by_a_dead_bot_are_marked_interrupted(
+        db: Database, tmp_path: Path) -> None:
+    async with db.unit_of_work() as uow:
+        uow.session.add_all([RetrainRun(task="qa", trigger="admin", status="running"),
+                             RetrainRun(task="qa", trigger="admin", status="promoted")])
+    service = retrain_service(tmp_path, db)
+    (service.workdir / "run-1").mkdir(parents=True)  # a dead run's snapshot (user data)
+    [interrupted] = await service.recover()
+    assert interrupted.id == 1
+    assert [(r.status, r.error) for r in await service.history("qa")] == [
+        ("promoted", None), ("interrupted", "interrupted: the bot stopped during the run")]
+    assert not service.workdir.exists()
+
+
+# -- hot swap on a real registry ---------------------------------------------------------------
+def make_version(models: Path, task: str, version: str) -> None:
+    directory = models / task / "versions" / version
+    directory.mkdir(parents=True)
+    card = {"version": version, "created_at": version, "metrics": {"dev": {"bleu": 1.5, "n": 3}}}
+    (directory / "card.json").write_text(json.dumps(card))
+
+
+class VersionedModels(FakeModels):
+    """Loads ``chat`` at any version; the ones in ``broken`` fail to load."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken: set[str] = set()
+
+    def __call__(self, task: str, version: str | None) -> FakeModel:
+        model = FakeModel(task, version=version or "v1")
+        model.broken = model.version in self.broken
+        return model
+
+
+async def test_promote_and_rollback_switch_the_serving_model(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    for version in ("v1", "v2", "v3"):
+        make_version(models, "chat", version)
+    (models / "chat" / "current").write_text("v1\n")
+    (models / "chat" / "history.json").write_text('["v1"]')
+    loader = VersionedModels()
+    inference = InferenceService(loader)
+    versions = ModelVersions(inference, models)
+    told: list[str] = []
+
+    async def announce(text: str) -> None:
+        told.append(text)
+
+    versions.announce = announce
+    assert (await inference.predict("chat", "a")).version == "v1"
+    assert await versions.promote("chat", "v2") == "v2"
+    assert (await inference.predict("chat", "a")).version == "v2"
+    assert (models / "chat" / "current").read_text().strip() == "v2"
+    assert [(v.version, v.is_current, v.serving, v.metrics) for v in versions.versions("chat")] \
+        == [("v1", False, False, {"bleu": 1.5}), ("v2", True, True, {"bleu": 1.5}),
+            ("v3", False, False, {"bleu": 1.5})]
+
+    loader.broken.add("v3")  # corrupted files: refused, v2 keeps serving, admins told
+    with pytest.raises(SwitchFailed, match="weights are corrupt"):
+        await versions.promote("chat", "v3")
+    assert (await inference.predict("chat", "a")).version == "v2"
+    assert (models / "chat" / "current").read_text().strip() == "v2"
+    assert told and "v3 of chat failed to load" in told[0] and "v2 keeps serving" in told[0]
+    with pytest.raises(SwitchFailed, match="no complete version"):
+        await versions.promote("chat", "v9")
+
+    assert await versions.rollback("chat") == "v1"
+    assert (await inference.predict("chat", "a")).version == "v1"
+    with pytest.raises(SwitchFailed, match="no earlier version"):
+        await versions.rollback("chat")
+    await inference.close()
+
+
+async def test_a_rollback_to_a_version_that_fails_to_load_changes_nothing(
+        tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    for version in ("v1", "v2"):
+        make_version(models, "chat", version)
+    (models / "chat" / "current").write_text("v1\n")
+    (models / "chat" / "history.json").write_text('["v1"]')
+    loader = VersionedModels()
+    inference = InferenceService(loader)
+    versions = ModelVersions(inference, models)
+    await versions.promote("chat", "v2")
+    loader.broken.add("v1")
+    with pytest.raises(SwitchFailed):
+        await versions.rollback("chat")
+    assert (await inference.predict("chat", "a")).version == "v2"
+    assert (models / "chat" / "current").read_text().strip() == "v2"
+    assert json.loads((models / "chat" / "history.json").read_text()) == ["v1", "v2"]
+    await inference.close()
+
+
+class OverlayModel(FakeModel):
+    """A qa-like model with run-time pairs kept in ``user_dir`` (like QAPredictor's overlay)."""
+
+    def __init__(self, version: str, user_dir: Path) -> None:
+        super().__init__("qa", version=version)
+        self.user_dir = user_dir
+        self.pairs: list[str] = []
+        self.apply_overlay(user_dir)
+
+    def apply_overlay(self, user_dir: Path) -> None:
+        path = user_dir / "pairs.txt"
+        self.pairs = path.read_text().split() if path.is_file() else []
+
+
+async def test_pairs_taught_while_a_new_qa_version_loads_survive_the_swap(
+        tmp_path: Path) -> None:
+    overlay = tmp_path / "qa-overlay"
+    overlay.mkdir()
+    (overlay / "pairs.txt").write_text("taught-before\n")
+    loading = threading.Event()
+    release = threading.Event()
+
+    def loader(task: str, version: str | None) -> FakeModel:
+        model = OverlayModel(version or "v1", overlay)  # reads the overlay as it loads
+        if version == "v2":
+            loading.set()
+            release.wait(10)  # a slow load; meanwhile an admin teaches a pair
+        return model
+
+    inference = InferenceService(loader)
+    assert (await inference.predict("qa", "q")).version == "v1"
+    swap = asyncio.create_task(inference.reload("qa", "v2"))
+    await asyncio.to_thread(loading.wait, 10)
+    (overlay / "pairs.txt").write_text("taught-before\ntaught-during-load\n")  # old model saved
+    release.set()
+    assert await swap == "v2"
+    served = await inference.apply("qa", lambda model: model)
+    assert isinstance(served, OverlayModel) and served.version == "v2"
+    assert served.pairs == ["taught-before", "taught-during-load"]
+    await inference.close()
