@@ -17,6 +17,8 @@ class ModelConfig:
     decoder_units: int = 256
     dropout: float = 0.1
     copy: bool = False
+    # Activation of the attention "combine" layer (see model/layers.py AttentionDecoder).
+    combine_activation: str = "relu"
     max_source_len: int = 64
     max_target_len: int = 48
     extra: dict[str, Any] = field(default_factory=dict)
@@ -27,4 +29,5 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known.setdefault("combine_activation", "tanh")  # versions saved before the field existed
         return cls(**known)

@@ -34,6 +34,7 @@ class Seq2Seq(keras.Model):
         decoder_units: int,
         dropout: float = 0.0,
         copy: bool = False,
+        combine_activation: str = "tanh",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -43,9 +44,11 @@ class Seq2Seq(keras.Model):
         self.decoder_units = decoder_units
         self.dropout_rate = dropout
         self.copy = copy
+        self.combine_activation = combine_activation
         self.embedding = layers.Embedding(vocab_size, embed_dim, name="embedding")
         self.encoder = BiGRUEncoder(encoder_units, decoder_units, dropout, name="encoder")
-        self.decoder = AttentionDecoder(vocab_size, decoder_units, copy, dropout, name="decoder")
+        self.decoder = AttentionDecoder(vocab_size, decoder_units, copy, dropout,
+                                        combine_activation, name="decoder")
 
     @classmethod
     def from_model_config(cls, config: ModelConfig) -> Seq2Seq:
@@ -56,6 +59,7 @@ class Seq2Seq(keras.Model):
             decoder_units=config.decoder_units,
             dropout=config.dropout,
             copy=config.copy,
+            combine_activation=config.combine_activation,
         )
         model.build_graph()
         return model
@@ -97,6 +101,7 @@ class Seq2Seq(keras.Model):
             "decoder_units": self.decoder_units,
             "dropout": self.dropout_rate,
             "copy": self.copy,
+            "combine_activation": self.combine_activation,
         }
 
 
