@@ -69,11 +69,14 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     command = command_of(message)
-    if command is None or (turn.is_group and command[1] is None):
+    if turn.is_group and (command is None or command[1] is None):
         await close_silently(context)
         return
-    await respond(update, context, Reply(say(turn.lang, "unknown_command",
-                                             command=f"/{command[0]}")))
+    # A private chat always gets an answer, even to a command entity on no valid command name
+    # (Telegram's entities are not checked against the text).
+    words = (message.text or "").split(maxsplit=1)
+    name = f"/{command[0]}" if command else (words[0][:33] if words else "/")
+    await respond(update, context, Reply(say(turn.lang, "unknown_command", command=name)))
 
 
 async def _may_configure(context: BotContext, chat_id: int, user_id: int) -> bool:

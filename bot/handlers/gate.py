@@ -38,8 +38,8 @@ async def record_edit(update: Update, context: BotContext) -> None:
     """An edit updates the stored text and is not answered again (see the README)."""
     message = update.edited_message
     if message is not None:
-        await context.services.turns.record_edit(message.chat_id, message.message_id,
-                                                 message.text or message.caption)
+        text = message.text if message.text is not None else message.caption
+        await context.services.turns.record_edit(message.chat_id, message.message_id, text)
     raise ApplicationHandlerStop
 
 
