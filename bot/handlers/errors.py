@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import DBAPIError
 from telegram import Update
 from telegram.error import NetworkError
 from telegram.ext import ApplicationHandlerStop
@@ -24,7 +25,11 @@ async def on_error(update: object, context: BotContext) -> None:
     if update is None and isinstance(context.error, NetworkError):  # polling; PTB retries
         log.warning("cannot reach the Bot API, retrying: %s", context.error)
         return
-    log.error("error while handling %s", _describe(update), exc_info=context.error)
+    if isinstance(context.error, DBAPIError):  # say what failed in one line, then the trace
+        log.error("the database failed while handling %s: %s", _describe(update),
+                  context.error.orig, exc_info=context.error)
+    else:
+        log.error("error while handling %s", _describe(update), exc_info=context.error)
     if isinstance(update, Update) and update.message is not None:
         await _tell_user(update, context)
     raise ApplicationHandlerStop  # the update's later handler groups must not run after this

@@ -119,7 +119,15 @@ async def respond(update: Update, context: BotContext, reply: Reply,
             model_ms=reply.model_ms, batch_size=reply.batch_size,
             latency_ms=(time.monotonic() - turn.received_at) * 1000,
         ))
-    await context.services.turns.finish(turn, sent)
+    try:
+        await context.services.turns.finish(turn, sent)
+    except Exception:
+        # The user has the answer; only its record failed (rolled back: the message stays
+        # unanswered in storage, so a restart within RECOVERY_WINDOW_S answers it again).
+        # An error reply now would follow a good answer, so the log is told, not the user.
+        log.exception("answered message %s in chat %s but could not record the answer",
+                      turn.message_id, turn.chat_id)
+        return
     log.debug("chat %s message %s: answer ready after %.0f ms (model %.0f ms), sent in %.0f ms",
               turn.chat_id, turn.message_id, (ready - turn.received_at) * 1000,
               reply.model_ms or 0, (time.monotonic() - ready) * 1000)

@@ -83,7 +83,8 @@ class Database:
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = url
         _ensure_parent_dir(url)
-        self.engine = create_async_engine(url, echo=echo)
+        # hide_parameters: errors and logs show the SQL, never the user text bound into it
+        self.engine = create_async_engine(url, echo=echo, hide_parameters=True)
         if _is_sqlite(url):
             _prepare_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
