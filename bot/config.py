@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     retrain_tolerance: float = Field(default=1.0, ge=0)
     retrain_threads: int = Field(default=1, ge=1)
     retrain_nice: int = Field(default=10, ge=0, le=19)
-    retrain_idle_priority: bool = True
+    retrain_idle_priority: bool = False
     retrain_extra_args: str = ""
 
     log_level: str = "INFO"

@@ -24,6 +24,7 @@ import re
 import shlex
 import shutil
 import sys
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -318,11 +319,20 @@ class RetrainService:
                      "--budget-minutes", str(self.settings.retrain_budget_minutes),
                      *shlex.split(self.settings.retrain_extra_args)]
         found: list[str] = []
+        budget_s = self.settings.retrain_budget_minutes * 60
+        started = time.monotonic()
+        epochs_seen = False
 
         async def on_line(line: str) -> None:
+            nonlocal epochs_seen
             if match := _VERSION.search(line):
                 found.append(match.group(1))
-            if (parsed := parse_progress(line)) is not None:
+            parsed = parse_progress(line)
+            epochs_seen = epochs_seen or (parsed is not None and parsed[1] is not None)
+            if parsed is None and not epochs_seen:  # no epoch ETA (yet): time against budget
+                elapsed = time.monotonic() - started
+                parsed = min(elapsed / budget_s, 0.99), max(budget_s - elapsed, 0.0)
+            if parsed is not None:
                 await report("training", *parsed)
 
         limit = self.settings.retrain_budget_minutes * 60 * 1.5 + 600
@@ -380,10 +390,13 @@ class RetrainService:
                             tail.append(line)
                             await on_line(line)
                 code = await process.wait()
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+            if isinstance(exc, TimeoutError):
+                raise RunFailed(f"{module} did not finish within {limit_s / 60:.0f} min and "
+                                "was stopped (is the machine busy?)") from None
             raise
         finally:
             self._children.discard(process)

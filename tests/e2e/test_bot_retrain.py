@@ -4,8 +4,8 @@ models and the real trainer (``python -m model train``) and gate (``python -m mo
 * a trainer killed half-way: the serving version is unchanged, the run is recorded as failed,
   the next run is promoted; chat latency with and without a retrain running (ratio printed);
 * /rollback while several users chat: no failed reply, and the previous version serves after;
-* a version with corrupted files: /promote refuses it, the old version keeps serving, the
-  admins are told;
+* a version with corrupted files (promoted, or the one a rollback returns to): refused, the
+  old version keeps serving, the admins are told;
 * a candidate that evaluates worse stays a candidate, with both versions' metrics sent;
 * a scheduled run that fell due while the bot was down runs once after the restart, and a
   run the dead bot left ``running`` is recorded as interrupted (its trainer died with it).
@@ -42,6 +42,8 @@ __all__ = ["bot_models"]
 
 TASK = "chat"
 FAILED_REPLIES = ("Sorry, something went wrong", "The model is busy", "is not available")
+TAUGHT = [("what is your favourite colour", "i like blue"), ("where do you live", "in a server"),
+          ("can you sing", "only in binary")]
 PID = re.compile(r"retrain run (\d+): model started as pid (\d+)")
 
 
@@ -153,7 +155,7 @@ def test_killed_retrain_changes_nothing_and_the_next_run_is_promoted(
     people = [live.person(f"Chatter{i}") for i in range(4)]
     with ThreadPoolExecutor(len(people)) as pool:
         chat_round(live, people, pool)  # warm up
-        idle = [r for _ in range(8) for r in chat_round(live, people, pool)]
+        idle = [r for _ in range(15) for r in chat_round(live, people, pool)]
 
         # (a) the trainer is killed half-way
         progress = bot.admin_says(f"/retrain {TASK}")
@@ -162,7 +164,7 @@ def test_killed_retrain_changes_nothing_and_the_next_run_is_promoted(
         pid = bot.trainer_pid(run_id)
         live.handle.wait_calls(  # training is under way: the message shows a percentage
             "editMessageText", timeout=180,
-            predicate=lambda c: 0 < _percent(c.params["text"]) < 100)
+            predicate=lambda c: 15 <= _percent(c.params["text"]) < 100)
         os.kill(pid, signal.SIGKILL)
         run = bot.wait_run(1)
         assert run[2] == "failed" and "killed by signal 9" in run[5]
@@ -172,7 +174,13 @@ def test_killed_retrain_changes_nothing_and_the_next_run_is_promoted(
         replies = chat_round(live, people, pool)
         assert {version for _, _, version in replies} == {serving}
 
-        # the next run works; (f) chat latency while it trains
+        # the next run works, with taught pairs in its data and its gate; (f) chat latency
+        # while it trains
+        with sqlite3.connect(live.process.database) as db:
+            db.executemany(
+                "INSERT INTO taught_pairs (task, source, target, origin, active, created_at) "
+                "VALUES (?, ?, ?, 'teach', 1, ?)",
+                [(TASK, q, a, datetime.now(UTC).replace(tzinfo=None)) for q, a in TAUGHT])
         bot.admin_says(f"/retrain {TASK}")
         busy: list[tuple[float, str, str]] = []
         while bot.runs()[-1][2] == "running" or len(bot.runs()) < 2:
@@ -180,6 +188,9 @@ def test_killed_retrain_changes_nothing_and_the_next_run_is_promoted(
         run = bot.wait_run(2)
     assert run[2] == "promoted", run
     candidate = run[4]
+    gate = json.loads(run[6])
+    assert gate["primary"] == "bleu" and gate["added_pairs"] == len(TAUGHT)
+    assert gate["sets"]["dev"]["n"] == 40 and gate["sets"]["taught"]["n"] == len(TAUGHT)
     assert bot.current() == candidate and bot.history()[-2:] == [serving, candidate]
     assert f"promoted {candidate}" in bot.admin_inbox(f"Retrain #{run[0]} of {TASK}: promoted")
     edits = [c.params["text"] for c in live.handle.calls("editMessageText")]
@@ -249,14 +260,35 @@ def test_a_version_with_corrupted_files_is_never_served(retrain_bot: RetrainBot)
     listing = bot.admin_says(f"/models {TASK}")
     assert f"* {serving}" in listing and f"  {broken}" in listing
 
+    # the version a rollback would return to has corrupted files: refused as well
+    newer = next(run[4] for run in bot.runs() if run[2] == "promoted")  # rolled back from
+    assert bot.admin_says(f"/promote {TASK} {newer}") == f"{TASK}: now serving {newer}."
+    for weights in (bot.models / TASK / "versions" / serving).glob("weights*"):
+        weights.write_bytes(b"\0garbage" * 100)
+    answer = bot.admin_says(f"/rollback {TASK}")
+    assert answer.startswith(f"{TASK}: not switched (") and answer.endswith(
+        f"{newer} keeps serving.")
+    assert f"{newer} keeps serving" in bot.admin_inbox(f"Version {serving} of {TASK} failed")
+    assert bot.current() == newer
+    sent, _ = live.exchange(chat, user, "hello")
+    assert live.stored_reply(chat.id, sent["message_id"])[1] == newer
 
-def test_worse_candidate_is_kept_and_a_missed_run_runs_once_after_restart(
-        botapi: Any, bot_models: Path, tmp_path: Path) -> None:
-    # learning rate 5 wrecks the weights in one epoch: a candidate far worse than the current
+
+@pytest.fixture
+def reject_bot(botapi: Any, bot_models: Path, tmp_path: Path) -> Iterator[RetrainBot]:
+    """A bot on an hourly schedule whose retrains make a far worse candidate (a learning rate
+    of 5 wrecks the weights in one epoch)."""
     bot = start_retrain_bot(botapi, bot_models, tmp_path, "rnn_reject_bot", 9500,
                             retrain_schedule="1h", retrain_budget_minutes=3,
                             retrain_extra_args="--epochs 1 --set learning_rate=5.0",
                             retrain_tolerance=1)
+    yield bot
+    bot.live.process.stop()  # when the test failed half-way (else already stopped)
+
+
+def test_worse_candidate_is_kept_and_a_missed_run_runs_once_after_restart(
+        reject_bot: RetrainBot) -> None:
+    bot = reject_bot
     live, serving = bot.live, bot.current()
     [(due,)] = live.process.rows("SELECT started_at FROM retrain_runs WHERE status='queued'")
     assert _utc(due) > datetime.now(UTC) + timedelta(minutes=55)  # armed, an hour ahead
