@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint data train-all evaluate-all bench clean
+.PHONY: run test test-fast lint data train-all evaluate-all bench bench-inference bench-e2e \
+	bench-training bench-scaling bench-all clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -58,6 +59,25 @@ evaluate-all: $(STAMP)
 ## bench: compiled batched decoding against eager step-by-step decoding
 bench: $(STAMP)
 	$(PY) -m bench.decode --xla
+
+## bench-inference: naive per-message model calls vs the micro-batched service (about 3 min)
+bench-inference: $(STAMP)
+	$(PY) -m bench.inference
+
+## bench-e2e: 50 users x 40 messages through the Bot API emulator, also beside a training (10 min)
+bench-e2e: $(STAMP)
+	$(PY) -m bench.e2e
+
+## bench-training: training throughput of each default model (about 2 min)
+bench-training: $(STAMP)
+	$(PY) -m bench.training
+
+## bench-scaling: latency and throughput against users (1-200) and input length (about 10 min)
+bench-scaling: $(STAMP)
+	$(PY) -m bench.scaling
+
+## bench-all: every benchmark; results in bench/results (json, md, png)
+bench-all: bench bench-inference bench-training bench-e2e bench-scaling
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

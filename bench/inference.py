@@ -29,8 +29,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, latency_summary, machine, pyplot, table, write_json, \
-    write_markdown
+from bench.common import (
+    RESULTS,
+    latency_summary,
+    machine,
+    pyplot,
+    table,
+    write_json,
+    write_markdown,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

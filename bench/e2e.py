@@ -1,0 +1,426 @@
+"""Benchmark: the bot end to end over HTTP, through the local Bot API emulator.
+
+    python -m bench.e2e [--users 50] [--messages 40] [--skip-retrain]
+
+``python -m bot`` runs as a subprocess on the shipped models (``model/pretrained``, installed
+into a scratch registry; XLA on, as the bot serves by default) against the emulator of
+``tests/e2e/botapi``, which runs in this process. Simulated users each write in their own
+private chat, one message after another (the next when the last is answered), all users at
+once. Measured:
+
+* start-up: time from starting the process to ``ready``, to the first reply (``/start``, sent
+  before the process started), and to the first model answer (``/ask``, likewise); resident
+  memory once every model is loaded;
+* a mixed run (question answering, both translations, summaries, routed plain text), a
+  question-answering-only run, and the mixed run again while a training process runs beside
+  the bot (the retrain feature is not in ``bot/`` yet: a ``python -m model train`` subprocess
+  of a real-sized translation model on generated data stands in for it);
+* per run: reply latency p50/p95/p99 (from the user's send to the reply's arrival), messages
+  per second, lost and duplicated replies (from the emulator's record: replies quoting each
+  message) and stored rows (the bot's database: each message stored once, answered, with its
+  reply rows).
+
+Telegram's flood limit (``TELEGRAM_MAX_MESSAGES_PER_S``, 30 by default) is raised to 1000 so
+that the figures are the bot's own; on Telegram, 50 busy users would meet that limit first.
+Writes ``bench/results/e2e.json``, ``e2e.md`` and ``e2e.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.common import (
+    RESULTS,
+    latency_summary,
+    machine,
+    pyplot,
+    table,
+    write_json,
+    write_markdown,
+)
+from tests.e2e.bot_support import REPO, TINY, BotProcess, bot_environment, tiny_corpora
+
+SHIPPED = tuple(sorted(p.parent.name for p in (REPO / "model" / "pretrained").glob("*/card.json")))
+
+QUESTIONS = [line.split("\t", 1)[0] for line in
+             (REPO / "tests/fixtures/qa/paraphrases-test.tsv").read_text().splitlines()
+             if line and not line.startswith("#")]
+ENGLISH = [
+    "Open the file in a new window.", "The selected cells are copied to the clipboard.",
+    "Click OK to save your changes.", "Unable to connect to the server.",
+    "Choose a template for the new document.", "Insert a table with three columns.",
+    "Restart the application to apply the new settings.", "The printer is out of paper.",
+]
+CHINESE = ["无法连接到服务器。", "在新窗口中打开文件。", "请选择一个模板。", "打印机缺纸。",
+           "保存您的更改。", "插入一个三列的表格。"]
+BLURBS = [
+    "rcm is a suite of tools to manage rc files (dotfiles). The tools keep dotfiles in a "
+    "single directory, managing symlinks to them from other directories.",
+    "This package provides a fast JSON parser and serializer for Python. It supports "
+    "streaming input and can validate documents against a schema.",
+    "A small command line utility that shows the weather forecast for your location in the "
+    "terminal, with colours and ASCII art icons.",
+]
+PLAIN = ["hello there", "thanks, that helps", "how do I install a package?",
+         "good morning"]
+MIXES = {
+    # task label -> weight; the label says which command or text is sent
+    "mixed": {"qa": 4, "translate-en-zh": 2, "translate-zh-en": 1, "summarize": 2, "plain": 1},
+    "qa": {"qa": 1},
+}
+
+
+def message_for(kind: str, rng: random.Random) -> str:
+    if kind == "qa":
+        return "/ask " + rng.choice(QUESTIONS)
+    if kind == "translate-en-zh":
+        return "/translate " + rng.choice(ENGLISH)
+    if kind == "translate-zh-en":
+        return "/translate " + rng.choice(CHINESE)
+    if kind == "summarize":
+        return "/summarize " + rng.choice(BLURBS)
+    return rng.choice(PLAIN)
+
+
+@dataclass
+class Sent:
+    chat_id: int
+    message_id: int
+    kind: str
+    latency_s: float | None  # None: no reply within the time-out
+
+
+@dataclass
+class RunResult:
+    name: str
+    users: int
+    messages_per_user: int
+    wall_s: float
+    sent: list[Sent] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LiveBench:
+    """The emulator (in this process) and the bot (a subprocess) for the benchmarks."""
+
+    def __init__(self, workdir: Path, **settings: object) -> None:
+        from tests.e2e.botapi import BotAPIHarness
+
+        self.workdir = workdir
+        self.api = BotAPIHarness().start()
+        self.handle = self.api.new_bot(username="rnn_bench_bot")
+        self.aio = self.handle.aio
+        models = workdir / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        defaults: dict[str, object] = {
+            "model_xla": "1", "telegram_max_messages_per_s": 1000, "typing_delay_ms": 250,
+            "preload_tasks": ",".join(SHIPPED), "log_level": "INFO",
+        }
+        env = bot_environment(self.handle.token, self.handle.base_url, workdir, models,
+                              **{**defaults, **settings})
+        for name in ("TF_INTRA_THREADS", "TF_INTER_THREADS"):  # the bot's defaults
+            env.pop(name, None)
+        self.process = BotProcess(env, workdir)
+        self.next_user = 100_000
+
+    def new_user(self) -> tuple[Any, Any]:
+        self.next_user += 1
+        user = self.handle.user(self.next_user, f"U{self.next_user}",
+                                username=f"u{self.next_user}")
+        return user, self.handle.private_chat(user)
+
+    def start(self) -> dict[str, float]:
+        """Start the bot with two messages waiting; seconds to ready and to the replies."""
+        user, chat = self.new_user()
+        self.handle.send_text(chat, user, "/start")
+        self.handle.send_text(chat, user, "/ask " + QUESTIONS[0])
+        started = time.perf_counter()
+        self.process.start()
+        first = self.handle.wait_bot_messages(chat, 1, timeout=300)
+        first_s = time.perf_counter() - started
+        self.handle.wait_bot_messages(chat, 1, timeout=300)
+        answer_s = time.perf_counter() - started
+        self.process.wait_ready(tasks=[t for t in SHIPPED if t not in ("qa", "intent")],
+                                timeout=600)
+        ready_s = time.perf_counter() - started
+        assert first[0]["text"].startswith("Hello"), first
+        return {"first_reply_s": first_s, "first_model_answer_s": answer_s,
+                "all_models_loaded_s": ready_s}
+
+    def memory(self) -> dict[str, float]:
+        assert self.process.proc is not None
+        proc = psutil.Process(self.process.proc.pid)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        peak_kb = next((int(line.split()[1]) for line in status.splitlines()
+                        if line.startswith("VmHWM:")), 0)
+        return {"rss_mb": proc.memory_info().rss / 2**20, "peak_rss_mb": peak_kb / 1024}
+
+    def stop(self) -> None:
+        if self.process.proc is not None:
+            self.process.stop()
+        self.api.stop()
+
+    # -- load -------------------------------------------------------------------------------
+    async def _user(self, mix: dict[str, int], messages: int, seed: int, timeout: float,
+                    think_s: float) -> list[Sent]:
+        rng = random.Random(seed)
+        if think_s:  # users who read their replies do not all start at the same instant
+            await asyncio.sleep(rng.uniform(0, 2 * think_s))
+        user, chat = await asyncio.to_thread(self.new_user)
+        kinds, weights = list(mix), list(mix.values())
+        results = []
+        for _ in range(messages):
+            kind = rng.choices(kinds, weights)[0]
+            text = message_for(kind, rng)
+            started = time.perf_counter()
+            sent = await self.aio.send_text(chat, user, text)
+            latency: float | None
+            try:
+                await self.aio.wait_bot_messages(chat, 1, timeout)
+                latency = time.perf_counter() - started
+            except (TimeoutError, AssertionError):
+                latency = None
+            results.append(Sent(chat.id, sent["message_id"], kind, latency))
+            if think_s:
+                await asyncio.sleep(rng.uniform(0, 2 * think_s))
+        return results
+
+    def run(self, name: str, mix: dict[str, int], users: int, messages: int,
+            think_s: float = 0.0, timeout: float = 120.0) -> RunResult:
+        """Every user at once; ``think_s``: mean pause between a reply and the next message."""
+        async def everyone() -> list[list[Sent]]:
+            return await asyncio.gather(*(self._user(mix, messages, seed, timeout, think_s)
+                                          for seed in range(users)))
+
+        assert self.process.proc is not None
+        bot = psutil.Process(self.process.proc.pid)
+        here = psutil.Process()
+        cpu_bot, cpu_here = sum(bot.cpu_times()[:2]), sum(here.cpu_times()[:2])
+        started = time.perf_counter()
+        per_user = asyncio.run(everyone())
+        result = RunResult(name, users, messages, time.perf_counter() - started)
+        result.sent = [s for run in per_user for s in run]
+        n = max(len(result.sent), 1)
+        result.extra["think_s"] = think_s
+        result.extra["bot_cpu_ms_per_message"] = (sum(bot.cpu_times()[:2]) - cpu_bot) * 1000 / n
+        result.extra["emulator_and_users_cpu_ms_per_message"] = (
+            (sum(here.cpu_times()[:2]) - cpu_here) * 1000 / n)
+        return result
+
+    def check(self, result: RunResult, settle_s: float = 3.0) -> dict[str, Any]:
+        """Lost and duplicated replies (emulator) and stored rows (database) of a run."""
+        time.sleep(settle_s)  # late duplicates, if any, would arrive now
+        chats = {s.chat_id for s in result.sent}
+        replies: Counter[tuple[int, int]] = Counter()
+        for chat_id in chats:
+            for message in self.handle.bot_messages(chat_id):
+                quoted = (message.get("reply_to_message") or {}).get("message_id")
+                if isinstance(quoted, int):
+                    replies[(chat_id, quoted)] += 1
+        wanted = {(s.chat_id, s.message_id) for s in result.sent}
+        rows_in: Counter[tuple[int, int]] = Counter()
+        answered = set()
+        rows_out: Counter[tuple[int, int]] = Counter()
+        marks = ",".join("?" * len(chats))
+        for chat_id, message_id, direction, status, reply_to in self.process.rows(
+                f"SELECT chat_id, message_id, direction, status, reply_to_message_id "
+                f"FROM messages WHERE chat_id IN ({marks})", *chats):
+            if direction == "in":
+                rows_in[(chat_id, message_id)] += 1
+                if status == "answered":
+                    answered.add((chat_id, message_id))
+            elif reply_to is not None:
+                rows_out[(chat_id, reply_to)] += 1
+        return {
+            "messages": len(wanted),
+            "lost_replies": sum(1 for key in wanted if replies[key] == 0),
+            "duplicated_replies": sum(1 for key in wanted if replies[key] > 1),
+            "lost_rows": sum(1 for key in wanted
+                             if rows_in[key] == 0 or key not in answered or rows_out[key] == 0),
+            "duplicated_rows": sum(1 for key in wanted
+                                   if rows_in[key] > 1 or rows_out[key] > replies[key]),
+        }
+
+
+def summarize_run(result: RunResult, integrity: dict[str, Any]) -> dict[str, Any]:
+    answered = [s.latency_s for s in result.sent if s.latency_s is not None]
+    by_kind: dict[str, Any] = {}
+    for kind in sorted({s.kind for s in result.sent}):
+        by_kind[kind] = latency_summary([s.latency_s for s in result.sent
+                                         if s.kind == kind and s.latency_s is not None])
+    return {"name": result.name, "users": result.users,
+            "messages_per_user": result.messages_per_user, "wall_s": result.wall_s,
+            "messages_per_s": len(answered) / result.wall_s,
+            "latency": latency_summary(answered), "by_task": by_kind, **integrity,
+            **result.extra}
+
+
+class Retrain:
+    """Training beside the bot: the load a retrain puts on the machine.
+
+    The trainer stops early on its small data within a minute, so a shell loop starts it
+    again until ``stop``.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        data = tiny_corpora(workdir / "retrain-data")["translate-en-zh"]
+        settings = {**TINY, "embed_dim": 128, "encoder_units": 192, "decoder_units": 256,
+                    "batch_size": 64}
+        command = [sys.executable, "-m", "model", "train", "--task", "translate-en-zh",
+                   "--data", str(data), "--epochs", "1000", "--promote", "no", "--quiet",
+                   *[item for k, v in settings.items() for item in ("--set", f"{k}={v}")]]
+        env = {**os.environ, "MODEL_DIR": str(workdir / "retrain-models"),
+               "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.command = "python " + " ".join(command[1:])
+        loop = f"while true; do {shlex.join(command)}; done"
+        self.proc = subprocess.Popen(["bash", "-c", loop], cwd=REPO, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.ps = psutil.Process(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the loop: trainers that finished, and the one running."""
+        total = 0.0
+        for proc in (self.ps, *self.ps.children(recursive=True)):
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+        return total
+
+    def wait_busy(self, timeout: float = 90.0) -> None:
+        """Until the trainer burns CPU steadily (past imports, tokenizer and tracing)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = self.cpu_s()
+            time.sleep(2.0)
+            if self.cpu_s() - before > 2.4:
+                return
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+
+def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0
+            ) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    bench = LiveBench(workdir)
+    runs = []
+    try:
+        startup = bench.start()
+        startup.update(bench.memory())
+        print("start-up:", startup, flush=True)
+        warm = bench.run("warm-up", MIXES["mixed"], users, 4)
+        print(f"warm-up: {len(warm.sent)} messages in {warm.wall_s:.1f} s", flush=True)
+        # (name, mix, mean think time): back to back (saturation), and users who take about
+        # a second between a reply and their next message
+        plan = [("mixed", "mixed", 0.0), ("qa only", "qa", 0.0),
+                ("qa only, 1 s think time", "qa", think_s)]
+        for name, mix, think in plan:
+            result = bench.run(name, MIXES[mix], users, messages, think)
+            runs.append(summarize_run(result, bench.check(result)))
+            print(runs[-1], flush=True)
+        if retrain:
+            trainer = Retrain(workdir)
+            trainer.wait_busy()
+            for name, mix, think in plan:
+                cpu_before = trainer.cpu_s()
+                result = bench.run(f"{name}, training beside", MIXES[mix], users, messages,
+                                   think)
+                result.extra["trainer_cpu_share"] = (trainer.cpu_s() - cpu_before) / result.wall_s
+                runs.append(summarize_run(result, bench.check(result)))
+                print(runs[-1], flush=True)
+            retrain_command = trainer.command
+            trainer.stop()
+        memory = bench.memory()
+    finally:
+        bench.stop()
+    return {"shipped_models": list(SHIPPED), "users": users, "messages_per_user": messages,
+            "startup": startup, "memory_after_runs": memory, "runs": runs,
+            "retrain_stand_in": retrain_command if retrain else None,
+            "mixes": MIXES, "machine": machine()}
+
+
+def write_outputs(result: dict[str, Any], out: Path) -> None:
+    write_json("e2e", result, out)
+    head = ["run", "users x messages", "messages/s", "p50 ms", "p95 ms", "p99 ms",
+            "lost / duplicated replies", "lost / duplicated rows", "bot CPU ms/message"]
+    rows = []
+    for run in result["runs"]:
+        lat = run["latency"]
+        rows.append([run["name"], f"{run['users']} x {run['messages_per_user']}",
+                     f"{run['messages_per_s']:.1f}", f"{lat['p50_ms']:.0f}",
+                     f"{lat['p95_ms']:.0f}", f"{lat['p99_ms']:.0f}",
+                     f"{run['lost_replies']} / {run['duplicated_replies']}",
+                     f"{run['lost_rows']} / {run['duplicated_rows']}",
+                     f"{run['bot_cpu_ms_per_message']:.1f}"])
+    task_rows = []
+    for run in result["runs"]:
+        for kind, lat in run["by_task"].items():
+            task_rows.append([run["name"], kind, lat["n"], f"{lat['p50_ms']:.0f}",
+                              f"{lat['p95_ms']:.0f}", f"{lat['p99_ms']:.0f}"])
+    s, m = result["startup"], result["machine"]
+    lines = [
+        f"Shipped models {', '.join(result['shipped_models'])}; {m['cpu_count']} CPUs, load "
+        f"average {m['load_average_1m']:.1f} at the end, {m['measured_at']}.", "",
+        *table(head, rows), "", "By task:", "",
+        *table(["run", "task", "n", "p50 ms", "p95 ms", "p99 ms"], task_rows), "",
+        f"Start-up: first reply (`/start`, queued before start) after {s['first_reply_s']:.1f} s,"
+        f" first model answer (`/ask`) after {s['first_model_answer_s']:.1f} s, every model "
+        f"loaded after {s['all_models_loaded_s']:.1f} s; resident memory with every model "
+        f"loaded {s['rss_mb']:.0f} MB (peak after the runs "
+        f"{result['memory_after_runs']['peak_rss_mb']:.0f} MB).",
+    ]
+    if result.get("retrain_stand_in"):
+        share = [r["trainer_cpu_share"] for r in result["runs"] if "trainer_cpu_share" in r]
+        lines += ["", "Training beside the bot: `" + result["retrain_stand_in"] + "`, in a loop "
+                  f"(it used {min(share):.2f}-{max(share):.2f} CPU cores during the runs)."]
+    write_markdown("e2e", lines, out)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    names = [r["name"] for r in result["runs"]]
+    xs = range(len(names))
+    for offset, key in ((-0.25, "p50_ms"), (0.0, "p95_ms"), (0.25, "p99_ms")):
+        ax.bar([x + offset for x in xs], [r["latency"][key] for r in result["runs"]], 0.25,
+               label=key.replace("_ms", ""))
+    ax.axhline(250, color="grey", linestyle="--", linewidth=1, label="250 ms")
+    ax.set_xticks(list(xs), names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("reply latency, ms")
+    ax.set_title(f"{result['users']} users x {result['messages_per_user']} messages, "
+                 "through the Bot API emulator")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "e2e.png")
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=40)
+    parser.add_argument("--skip-retrain", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    result = measure(args.users, args.messages, not args.skip_retrain)
+    write_outputs(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
