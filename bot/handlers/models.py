@@ -145,17 +145,18 @@ class ProgressMessage:
     def __init__(self, context: BotContext, chat_id: int, message_id: int, lang: str) -> None:
         self.bot = context.bot
         self.chat_id, self.message_id, self.lang = chat_id, message_id, lang
-        self.shown = ""
+        self.shown, self.phase = "", ("", "")
         self.edited_at = 0.0
         self.tolerance = context.services.settings.retrain_tolerance
         self._last: asyncio.Future[None] | None = None  # the final edit (kept referenced)
 
     async def __call__(self, progress: RunProgress) -> None:
         text = progress_text(progress, self.lang)
-        urgent = progress.phase != "training" or not self.shown.startswith(text[:12])
-        if text == self.shown or (not urgent and
+        new_phase = (progress.task, progress.phase) != self.phase
+        if text == self.shown or (not new_phase and
                                   time.monotonic() - self.edited_at < PROGRESS_EDIT_S):
             return
+        self.phase = (progress.task, progress.phase)
         await self._edit(text)
 
     async def _edit(self, text: str) -> None:
