@@ -10,7 +10,7 @@ from telegram.error import NetworkError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
-from bot.handlers.incoming import is_addressed
+from bot.handlers.incoming import is_addressed, known_commands
 from bot.texts import pick_language, say
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ async def _tell_user(update: Update, context: BotContext) -> None:
     services = context.application.bot_data.services
     if services is None or isinstance(context.error, NetworkError):
         return
-    if not is_addressed(message, context.bot.username, context.bot.id):
+    if not is_addressed(message, context.bot.username, context.bot.id,
+                        known_commands(context.application)):
         return
     user = message.from_user
     lang = pick_language(None, user.language_code if user else None,

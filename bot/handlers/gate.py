@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
-from bot.handlers.incoming import incoming_message
+from bot.handlers.incoming import incoming_message, known_commands
 from bot.texts import pick_language, say
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ async def record_edit(update: Update, context: BotContext) -> None:
 
 async def admit(update: Update, context: BotContext) -> None:
     """Store the message once; go on only if it is addressed to us, new, and within limits."""
-    incoming = incoming_message(update, context.bot.username, context.bot.id)
+    incoming = incoming_message(update, context.bot.username, context.bot.id,
+                                known_commands(context.application))
     if incoming is None:
         raise ApplicationHandlerStop
     services = context.services

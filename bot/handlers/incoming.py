@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
+from telegram.ext import Application, CommandHandler
 
 from bot.services.commands import split_command
 from bot.storage.records import IncomingMessage
@@ -54,13 +56,24 @@ def replies_to_bot(message: Message, bot_id: int) -> bool:
     return bool(replied and replied.from_user and replied.from_user.id == bot_id)
 
 
-def is_addressed(message: Message, username: str, bot_id: int) -> bool:
-    """Private chats: always. Groups: a mention, a reply to the bot, or a command for it."""
+def known_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> frozenset[str]:
+    """The commands the application has handlers for."""
+    return frozenset(name for group in application.handlers.values() for handler in group
+                     if isinstance(handler, CommandHandler) for name in handler.commands)
+
+
+def is_addressed(message: Message, username: str, bot_id: int,
+                 commands: Collection[str] | None = None) -> bool:
+    """Private chats: always. Groups: a mention, a reply to the bot, ``/cmd@thisbot``, or a
+    bare ``/cmd`` that is one of ``commands`` (the bot's; None: any)."""
     if not is_group(message):
         return True
     command = command_of(message)
     if command is not None:
-        return command[1] is None or command[1].lower() == username.lower()
+        if command[1] is not None:
+            return command[1].lower() == username.lower()
+        # A bare command the bot does not have may be another bot's: not ours to store.
+        return commands is None or command[0] in commands
     return mentions_bot(message, username, bot_id) or replies_to_bot(message, bot_id)
 
 
@@ -80,7 +93,8 @@ def replied_text(message: Message) -> str:
     return (replied.text or replied.caption or "").strip()
 
 
-def incoming_message(update: Update, username: str, bot_id: int) -> IncomingMessage | None:
+def incoming_message(update: Update, username: str, bot_id: int,
+                     commands: Collection[str] | None = None) -> IncomingMessage | None:
     """What storage needs of an update's message; None for updates without a user message."""
     message = update.message
     if message is None or message.from_user is None:
@@ -94,7 +108,7 @@ def incoming_message(update: Update, username: str, bot_id: int) -> IncomingMess
         first_name=user.first_name, language_code=user.language_code,
         text=message.text if message.text is not None else message.caption,
         content_type=content_type(message), command=command[0] if command else None,
-        addressed=is_addressed(message, username, bot_id),
+        addressed=is_addressed(message, username, bot_id, commands),
         reply_to_message_id=(message.reply_to_message.message_id
                              if message.reply_to_message else None),
         raw_update=raw,

@@ -195,3 +195,35 @@ async def test_outsiders_of_the_allow_lists_get_no_model_output_and_leave_nothin
     assert replies == [say("en", "not_allowed")]  # told once, in the private chat
     assert harness.models.loads == []  # no model was even loaded for them
     assert await everything() == before
+
+
+async def test_privacy_off_unaddressed_group_messages_leave_no_row(
+    make_harness: HarnessFactory
+) -> None:
+    """STORE_GROUP_MESSAGES=false (the default) and the bot's privacy mode off at BotFather:
+    it sees every group message, and one not addressed to it leaves nothing in any table."""
+    harness = await make_harness(store_group_messages=False)
+    tables = [n for (n,) in await harness.rows(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+
+    async def everything() -> dict[str, list[Any]]:
+        return {n: sorted(map(tuple, await harness.rows(f'SELECT * FROM "{n}"')), key=repr)
+                for n in tables}
+
+    before = await everything()
+    someone_else = Chatter.bot_message(3, GROUP, "hi") | {
+        "from": {"id": 77, "is_bot": False, "first_name": "Carol"}}
+    for text, extra in [
+        ("my phone number is 555-0100", None),
+        ("/translate@some_other_bot hello", None),
+        ("/weather", None),  # a bare command the bot does not have: another bot's
+        ("@some_other_bot hi", None),
+        (f"an email to {BOT_USERNAME}@example.org", None),  # the name, but no mention
+        ("thanks", {"reply_to_message": someone_else}),
+    ]:
+        assert await harness.send(EVE, text, chat_id=GROUP, extra=extra) == []
+    assert await harness.send(EVE, None, chat_id=GROUP, extra={"sticker": {
+        "file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False,
+        "is_video": False, "type": "regular"}}) == []
+    assert await everything() == before
+    assert harness.models.loads == []
