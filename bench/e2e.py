@@ -22,7 +22,8 @@ once. Measured:
 
 Telegram's flood limit (``TELEGRAM_MAX_MESSAGES_PER_S``, 30 by default) is raised to 1000 so
 that the figures are the bot's own; on Telegram, 50 busy users would meet that limit first.
-Writes ``bench/results/e2e.json``, ``e2e.md`` and ``e2e.png``.
+Writes ``bench/results/e2e.json``, ``e2e.md`` and ``e2e.png`` (with ``--xla 0``, the models
+decoding without XLA: ``e2e-noxla.*``).
 """
 
 from __future__ import annotations
@@ -357,10 +358,10 @@ class Retrain:
         self.proc.wait(30)
 
 
-def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0
+def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0, xla: bool = True
             ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    bench = LiveBench(workdir)
+    bench = LiveBench(workdir, model_xla=int(xla))
     runs = []
     try:
         startup = bench.start()
@@ -398,11 +399,12 @@ def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0
     return {"shipped_models": list(SHIPPED), "users": users, "messages_per_user": messages,
             "startup": startup, "memory_after_runs": memory, "runs": runs,
             "training_beside": retrain_command if retrain else None,
-            "mixes": MIXES, "machine": machine()}
+            "mixes": MIXES, "xla": xla, "machine": machine()}
 
 
 def write_outputs(result: dict[str, Any], out: Path) -> None:
-    write_json("e2e", result, out)
+    name = "e2e" if result.get("xla", True) else "e2e-noxla"
+    write_json(name, result, out)
     head = ["run", "users x messages", "messages/s", "p50 ms", "p95 ms", "p99 ms",
             "lost / duplicated replies", "lost / duplicated rows", "bot CPU ms/message"]
     rows = []
@@ -435,7 +437,7 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
         share = [r["trainer_cpu_share"] for r in result["runs"] if "trainer_cpu_share" in r]
         lines += ["", "Training beside the bot: `" + result["training_beside"] + "` "
                   f"(it used {min(share):.2f}-{max(share):.2f} CPU cores during the runs)."]
-    write_markdown("e2e", lines, out)
+    write_markdown(name, lines, out)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     names = [r["name"] for r in result["runs"]]
@@ -450,7 +452,7 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
                  "through the Bot API emulator")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "e2e.png")
+    fig.savefig(out / f"{name}.png")
     plt.close(fig)
 
 
@@ -459,9 +461,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--messages", type=int, default=40)
     parser.add_argument("--skip-retrain", action="store_true")
+    parser.add_argument("--xla", type=int, choices=(0, 1), default=1,
+                        help="MODEL_XLA for the bot (1: the default, XLA-compiled decoding)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    result = measure(args.users, args.messages, not args.skip_retrain)
+    result = measure(args.users, args.messages, not args.skip_retrain, xla=bool(args.xla))
     write_outputs(result, args.out)
 
 
