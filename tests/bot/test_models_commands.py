@@ -85,3 +85,24 @@ async def test_retrain_while_one_runs_says_so_and_starts_nothing(
     hold.set()
     await running
     assert await harness.rows("SELECT id FROM retrain_runs") == []
+
+
+async def test_every_admin_is_told_when_a_version_fails_to_load(
+        make_harness: HarnessFactory, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    for version in ("v1", "v2"):
+        make_version(models, "chat", version)
+    (models / "chat" / "current").write_text("v1\n")
+    loader = VersionedModels()
+    loader.broken.add("v2")
+    harness = await make_harness(loader, admin_user_ids=[ADMIN.id, 3], model_dir=models)
+    assert (await harness.services.inference.predict("chat", "x")).version == "v1"
+    *announced, answer = await harness.send(ADMIN, "/promote chat v2")
+    assert answer == ("chat: not switched (RuntimeError: weights are corrupt). "
+                      "v1 keeps serving.")
+    assert len(announced) == 2  # to each admin, before the reply
+    told = {int(p["chat_id"]): str(p["text"]) for p in harness.api.of("sendMessage")
+            if str(p["text"]).startswith("Version v2 of chat failed to load")}
+    assert set(told) == {ADMIN.id, 3} and "v1 keeps serving" in told[3]
+    assert (await harness.services.inference.predict("chat", "x")).version == "v1"
+    assert (models / "chat" / "current").read_text().strip() == "v1"
