@@ -8,7 +8,8 @@ models and the real trainer (``python -m model train``) and gate (``python -m mo
   old version keeps serving, the admins are told;
 * a candidate that evaluates worse stays a candidate, with both versions' metrics sent;
 * a scheduled run that fell due while the bot was down runs once after the restart, and a
-  run the dead bot left ``running`` is recorded as interrupted (its trainer died with it).
+  run the dead bot left ``running`` is recorded as interrupted (its trainer died with it); a
+  graceful stop during a run stops the trainer and records the run as interrupted.
 """
 
 from __future__ import annotations
@@ -340,7 +341,15 @@ def test_worse_candidate_is_kept_and_a_missed_run_runs_once_after_restart(
     [(due,)] = live.process.rows("SELECT started_at FROM retrain_runs WHERE status='queued'")
     assert _utc(due) > datetime.now(UTC) + timedelta(minutes=55)
     assert bot.current() == serving
+
+    # a graceful stop during a run: the trainer is stopped, the run recorded as interrupted
+    bot.admin_says(f"/retrain {TASK}")
+    last = bot.wait_run(4, done=False)
+    pid = bot.trainer_pid(last[0])
     assert live.process.stop() == 0
+    assert not _alive(pid)
+    assert bot.runs()[3][2] == "interrupted"
+    assert bot.current() == serving
     assert "Traceback" not in live.process.log()
 
 
