@@ -41,6 +41,8 @@ from tests.e2e.bot_support import (
 
 __all__ = ["bot_models"]
 
+pytestmark = pytest.mark.slow  # every test trains (tiny models, but real training runs)
+
 TASK = "chat"
 FAILED_REPLIES = ("Sorry, something went wrong", "The model is busy", "is not available")
 TAUGHT = [("what is your favourite colour", "i like blue"), ("where do you live", "in a server"),
