@@ -1,7 +1,8 @@
 """Training snapshots: a task's corpus plus what the bot learned, frozen into files.
 
-The database is read inside one read transaction (taught pairs, approved corrections, and
-answers rated 👍; nothing of a forgotten user), then the files are written off the event loop:
+The database is read inside one read transaction (taught pairs, approved corrections, and, for
+qa and chat, answers rated 👍; nothing of a forgotten user), then the files are written off the
+event loop:
 
     train.tsv    the corpus' training pairs, then the learned pairs (the corpus' direction)
     dev.tsv      the corpus' dev set, unchanged: the gate's fixed dev set
@@ -13,6 +14,7 @@ answers rated 👍; nothing of a forgotten user), then the files are written off
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,10 @@ class Snapshot:
     @property
     def added(self) -> int:
         return self.taught + self.liked
+
+
+LIKED_KINDS = ("qa", "chat")
+_COMMAND = re.compile(r"^/\w+(@\w+)?\s*")  # "/ask@bot what is x" -> "what is x"
 
 
 class SnapshotError(Exception):
@@ -74,7 +80,11 @@ async def take_snapshot(db: Database, task: str, corpus: CorpusInfo, directory: 
     async with db.unit_of_work(write=False) as uow:  # one read transaction for both queries
         repository = TrainingDataRepository(uow.session)
         taught = await repository.taught(task)
-        liked = await repository.liked_answers(task)
+        # A liked answer is a pair only where the user's message was the model's input: qa
+        # and chat. Translations and summaries were made from text cut out of the message
+        # (after "translate to Chinese:", from a replied-to message...), not from what is stored.
+        liked = await repository.liked_answers(task) if corpus.kind in LIKED_KINDS else []
+    liked = [TrainingPair(_COMMAND.sub("", p.source), p.target, p.origin) for p in liked]
     return await asyncio.to_thread(_write, task, corpus, directory, taught, liked)
 
 

@@ -107,6 +107,8 @@ async def seed_learning(db: Database) -> None:
             (10, 1, 1, "in", "what is rust", None), (11, 1, None, "out", "a language", 10),
             (20, 2, 2, "in", "what is go", None), (21, 2, None, "out", "a game", 20),
             (30, 1, 1, "in", "hello", None), (31, 1, None, "out", "hi there", 30),
+            (40, 1, 1, "in", "/ask@rnn_bot what is sql", None), (41, 1, None, "out", "a query "
+                                                                    "language", 40),
         ]
         for row_id, chat, user, direction, text, reply_to in rows:
             session.add(Message(id=row_id, chat_id=chat, message_id=row_id, user_id=user,
@@ -118,6 +120,7 @@ async def seed_learning(db: Database) -> None:
             Feedback(message_id=21, user_id=2, rating=1),  # Mallory's like: excluded
             Feedback(message_id=31, user_id=2, rating=1),  # liked by Mallory: excluded
             Feedback(message_id=31, user_id=3, rating=-1),  # a 👎 never counts
+            Feedback(message_id=41, user_id=1, rating=1),  # a command's argument was asked
             Correction(id=1, message_id=21, user_id=2, text="a programming language",
                        status="approved"),
         ])
@@ -144,19 +147,29 @@ async def test_snapshot_adds_what_was_learned_without_forgotten_users(
     (corpus / "dev.tsv").write_text("dq\tda\n", encoding="utf-8")
     snap = await take_snapshot(db, "qa", CorpusInfo("qa", corpus, False), tmp_path / "snap")
     train = (snap.directory / "train.tsv").read_text(encoding="utf-8")
-    assert train == "q1\ta1\nwhat is tcp\ta network protocol\nwhat is rust\ta language\n"
+    assert train == ("q1\ta1\nwhat is tcp\ta network protocol\nwhat is rust\ta language\n"
+                     "what is sql\ta query language\n")
     assert snap.taught_file is not None
     assert snap.taught_file.read_text(encoding="utf-8") == "what is tcp\ta network protocol\n"
     assert (snap.directory / "dev.tsv").read_text(encoding="utf-8") == "dq\tda\n"
-    assert (snap.taught, snap.liked, snap.dev_file) == (1, 1, None)  # qa: its own dev set
+    assert (snap.taught, snap.liked, snap.dev_file) == (1, 2, None)  # qa: its own dev set
     assert "Mallory" not in train and "go" not in train and "udp" not in train
 
 
 async def test_snapshot_of_a_reversed_task_writes_pairs_in_the_corpus_direction(
         db: Database, tmp_path: Path) -> None:
     async with db.unit_of_work() as uow:
-        uow.session.add(TaughtPair(task="translate-zh-en", source="你好", target="hello",
-                                   origin="teach"))
+        uow.session.add_all([
+            TaughtPair(task="translate-zh-en", source="你好", target="hello", origin="teach"),
+            User(id=1, first_name="Alice"), Chat(id=1, type="private")])
+        await uow.session.flush()
+        uow.session.add_all([  # a liked translation: its input was not the stored message
+            Message(id=1, chat_id=1, message_id=1, user_id=1, direction="in", status="sent",
+                    text="把这句话翻译成英文：早上好"),
+            Message(id=2, chat_id=1, message_id=2, direction="out", status="sent",
+                    task="translate-zh-en", text="good morning", in_reply_to_id=1)])
+        await uow.session.flush()
+        uow.session.add(Feedback(message_id=2, user_id=1, rating=1))
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "train.tsv").write_text("good\t好\n", encoding="utf-8")
@@ -168,6 +181,7 @@ async def test_snapshot_of_a_reversed_task_writes_pairs_in_the_corpus_direction(
     assert snap.dev_file.read_text(encoding="utf-8") == "一\tone\n"
     assert snap.taught_file is not None
     assert snap.taught_file.read_text(encoding="utf-8") == "你好\thello\n"
+    assert snap.liked == 0
 
 
 # -- the persisted schedule ------------------------------------------------------------------
