@@ -6,8 +6,9 @@ The bot runs as in ``bench.e2e`` (``python -m bot`` on the shipped models agains
 emulator, flood limit raised). Two curves:
 
 * users: 1 to 200 users at once with the mixed workload of ``bench.e2e``, each sending the next
-  message as soon as the last is answered (saturation), and again with users who pause about
-  a second (uniform 0-2 s) before their next message;
+  message as soon as the last is answered (saturation; after an untimed first pass at that
+  number of users), and again with users who pause about a second (uniform 0-2 s) before
+  their next message;
 * input length: ``/translate`` and ``/summarize`` with inputs of 2 to 170 English words (the bot
   reads at most ``MAX_INPUT_CHARS`` = 1000 characters), one user at a time and 20 at once,
   each after an untimed first pass (whose p95 shows the XLA compilations of new shapes).
@@ -78,6 +79,8 @@ def measure(levels: list[int]) -> dict[str, Any]:
         for think in (0.0, 1.0):
             for users in levels:
                 messages = max(3, min(20, 400 // users)) if not think else 10
+                if not think:  # untimed: new batch shapes get compiled (XLA) here, not below
+                    bench.run("first pass", MIXES["mixed"], users, 2)
                 result = bench.run(f"{users} users", MIXES["mixed"], users, messages, think)
                 integrity = bench.check(result, settle_s=0.5)
                 answered = [s.latency_s for s in result.sent if s.latency_s is not None]
