@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from telegram import (
@@ -114,6 +116,8 @@ def build_application(
         await register_commands(application)
         await answer_interrupted(application, settings.recovery_window_s)
         await models.start_retraining(application)
+        # pairs taught while the qa model was not loaded reach its bank in the background
+        _background(services.learning.sync_bank(), "sync-answer-bank")
         log.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: BotApplication) -> None:
@@ -146,6 +150,22 @@ def build_application(
         application.add_handlers(members, group=group)
     application.add_error_handler(on_error)
     return application
+
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def _background(coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+    """Run a start-up chore without delaying start-up; its failure is logged, not raised."""
+
+    def done(task: asyncio.Task[Any]) -> None:
+        _BACKGROUND.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", name, exc_info=task.exception())
+
+    task = asyncio.get_running_loop().create_task(coroutine, name=name)
+    _BACKGROUND.add(task)
+    task.add_done_callback(done)
 
 
 async def register_commands(application: BotApplication) -> None:

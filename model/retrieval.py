@@ -447,6 +447,30 @@ class QAPredictor:
             self._overlay.added.append((question, answer))
             self._persist()
 
+    def add_missing(self, pairs: Sequence[tuple[str, str]]) -> int:
+        """Add the pairs the bank does not hold yet (embedded in one batch); returns how many.
+
+        Used at start-up to bring pairs taught while this model was not loaded into the bank.
+        """
+        with self._overlay_lock:
+            held = {_pair_key(e.question, e.answer) for e in self.bank.entries}
+            missing: dict[tuple[str, str], tuple[str, str]] = {}
+            for question, answer in pairs:
+                question, answer = normalize(question), normalize(answer)
+                key = _pair_key(question, answer)
+                if question and answer and key not in held:
+                    missing.setdefault(key, (question, answer))
+            if not missing:
+                return 0
+            with self._encode_lock:
+                self.bank.extend([BankEntry(q, a, "added") for q, a in missing.values()])
+            questions = {key[0] for key in missing}
+            self._overlay.removed = [r for r in self._overlay.removed
+                                     if normalize_answer(r[0]) not in questions]
+            self._overlay.added.extend(missing.values())
+            self._persist()
+        return len(missing)
+
     def remove_pair(self, question: str, answer: str | None = None) -> int:
         """Forget the entries with this question (and answer); returns how many were removed."""
         removed = self.bank.remove(question, answer)

@@ -103,6 +103,27 @@ class Learning:
             return False
         return True
 
+    async def sync_bank(self) -> int:
+        """Bring the active taught and approved qa pairs into the serving answer bank (those
+        stored while the qa model was not loaded); returns how many were added."""
+        async with self.db.unit_of_work(write=False) as uow:
+            pairs = [(p.source, p.target) for p in await uow.taught.active(QA)]
+        if not pairs:
+            return 0
+
+        def operation(model: TextModel) -> int:
+            add_missing = getattr(model, "add_missing", None)
+            return int(add_missing(pairs)) if add_missing is not None else 0
+
+        try:
+            added = await self.inference.apply(QA, operation)
+        except TaskUnavailable as exc:
+            log.warning("answer bank unavailable, taught pairs not synced: %s", exc)
+            return 0
+        if added:
+            log.info("answer bank: %d taught pair(s) added that it did not hold", added)
+        return added
+
     async def remove_from_bank(self, question: str, answer: str) -> None:
         def operation(model: TextModel) -> None:
             remove = getattr(model, "remove_pair", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import threading
@@ -9,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import bot.app as app_module
 from tests.bot.conftest import BotHarness, HarnessFactory
 from tests.bot.fakes import (
     BOT_ID,
@@ -53,6 +55,12 @@ class FakeAnswerBank:
     def add_pair(self, question: str, answer: str) -> None:
         with self.lock:
             self.pairs[_key(question)] = answer
+
+    def add_missing(self, pairs: list[tuple[str, str]]) -> int:
+        with self.lock:
+            missing = {_key(q): a for q, a in pairs if _key(q) not in self.pairs}
+            self.pairs.update(missing)
+            return len(missing)
 
     def remove_pair(self, question: str, answer: str | None = None) -> int:
         with self.lock:
@@ -204,6 +212,19 @@ async def test_teach_without_a_qa_model_keeps_the_pair_for_training(
     replies = await harness.send(ADMIN, "/teach Q1? | A1.")
     assert "answer bank is not available" in replies[0]
     assert len(await harness.rows("SELECT * FROM taught_pairs")) == 1
+
+
+async def test_pairs_stored_while_the_bank_was_down_reach_it_at_sync(
+        make_harness: HarnessFactory) -> None:
+    harness, bank = await start(make_harness)
+    services = harness.services
+    await asyncio.gather(*app_module._BACKGROUND)  # the start-up sync (nothing to add then)
+    async with services.db.unit_of_work() as uow:  # taught while qa was not loaded
+        await uow.taught.add("qa", "Where is the spare key?", "Under the mat.", "teach", None)
+    assert await services.learning.sync_bank() == 1
+    assert await harness.send(ALICE, "/ask where is the spare key") == ["Under the mat."]
+    assert await services.learning.sync_bank() == 0
+    assert len(bank.pairs) == 2
 
 
 # -- review -----------------------------------------------------------------------------------

@@ -216,3 +216,21 @@ def test_evaluate_cli_prints_qa_json(tiny: QAPredictor, tmp_path: Path) -> None:
 def test_rank_fn_reports_answers_and_flags(tiny: QAPredictor) -> None:
     ranked, answered = qa_rank_fn(tiny)(["who wrote hamlet"])
     assert ranked[0][0] and isinstance(answered[0], bool)
+
+
+def test_add_missing_adds_only_pairs_the_bank_lacks(tiny: QAPredictor, tmp_path: Path) -> None:
+    predictor = QAPredictor(tiny.model, tiny.tokenizer, tiny.config)
+    predictor.set_bank(BANK, lexical=tiny.bank.lexical)
+    predictor.apply_overlay(tmp_path)
+    predictor.add_pair("what is the password of the castle gate", "swordfish")
+    size = len(predictor.bank)
+    pairs = [BANK[0], ("What is the password of the castle gate?", "swordfish"),
+             ("which bridge is the oldest", "the stone bridge"),
+             ("which bridge is the oldest", "the stone bridge")]
+    assert predictor.add_missing(pairs) == 1
+    assert len(predictor.bank) == size + 1
+    assert predictor.add_missing(pairs) == 0
+    again = QAPredictor(tiny.model, tiny.tokenizer, tiny.config)
+    again.set_bank(BANK, lexical=tiny.bank.lexical)
+    again.apply_overlay(tmp_path)
+    assert again.rank(["which bridge is the oldest"], k=1)[0][0].answer == "the stone bridge"
