@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import tempfile
 import time
@@ -152,6 +153,7 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
                     and r["users"] == users]
             axes[2].plot([r["chars"] for r in rows], [r["p50_ms"] for r in rows], style,
                          label=f"{command}, {users} user{'s' if users > 1 else ''}")
+    axes[2].set_yscale("log")
     axes[2].set_xlabel("input characters")
     axes[2].set_ylabel("reply latency p50, ms")
     axes[2].grid(alpha=0.3)
@@ -166,8 +168,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", default="1,5,10,25,50,100,200")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--render", action="store_true", help="redraw from scaling.json")
     args = parser.parse_args()
-    write_outputs(measure([int(x) for x in args.users.split(",")]), args.out)
+    if args.render:
+        result = json.loads((args.out / "scaling.json").read_text())
+    else:
+        result = measure([int(x) for x in args.users.split(",")])
+    write_outputs(result, args.out)
 
 
 if __name__ == "__main__":
