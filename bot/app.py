@@ -26,7 +26,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.context import AppState, BotApplication, BotContext
@@ -44,6 +44,7 @@ from bot.handlers import (
     teaching,
 )
 from bot.handlers.errors import on_error
+from bot.inbox import DurableApplication, HoldingRequest, Inbox
 from bot.services.container import build_services
 from bot.services.inference import ModelLoader
 from bot.texts import ADMIN_MENU, COMMAND_MENU, GROUP_MENU, LANGUAGES, PRIVATE_MENU
@@ -131,9 +132,12 @@ def build_application(
         group_time_period=60,
         max_retries=settings.telegram_max_retries,
     )
-    builder = Application.builder()
+    inbox = Inbox()
+    builder = Application.builder().application_class(DurableApplication)
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(request)
+    polling_request = request if request is not None else HTTPXRequest(connection_pool_size=1)
+    builder = builder.get_updates_request(HoldingRequest(polling_request, inbox))
     application: BotApplication = (
         builder
         .token(settings.token)
@@ -146,6 +150,8 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
+    application.inbox = inbox  # type: ignore[attr-defined]
+    application.bot_data.inbox = inbox
     for group, members in handlers().items():
         application.add_handlers(members, group=group)
     application.add_error_handler(on_error)

@@ -6,6 +6,7 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
+from bot.inbox import Inbox
 from bot.services.container import Services
 from bot.services.turns import Turn
 
@@ -15,6 +16,7 @@ class AppState:
 
     def __init__(self) -> None:
         self.services: Services | None = None
+        self.inbox: Inbox | None = None  # fetched updates not yet stored (bot/inbox.py)
 
 
 class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], AppState]):

@@ -51,6 +51,8 @@ async def admit(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     services = context.services
     turn = await services.turns.begin(incoming)
+    if context.bot_data.inbox is not None:  # stored: Telegram may now forget the update
+        context.bot_data.inbox.done(update.update_id)
     if turn is None:
         raise ApplicationHandlerStop
     decision = await services.limiter.check(turn.user_id)

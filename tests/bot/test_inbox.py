@@ -1,0 +1,86 @@
+"""bot/inbox.py: fetched updates are confirmed to Telegram only once the bot has stored them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter  # what PTB itself builds
+
+from bot.inbox import HoldingRequest, Inbox
+
+
+class FakePolling(BaseRequest):
+    """Answers getUpdates with the next batch of update ids; records the offsets asked for."""
+
+    def __init__(self, batches: list[list[int]]) -> None:
+        self.batches = batches
+        self.offsets: list[int | None] = []
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = None, write_timeout: Any = None,
+                         connect_timeout: Any = None, pool_timeout: Any = None
+                         ) -> tuple[int, bytes]:
+        offset = request_data.parameters.get("offset") if request_data else None
+        self.offsets.append(offset if isinstance(offset, int) else None)
+        ids = self.batches.pop(0) if self.batches else []
+        body = {"ok": True, "result": [{"update_id": i} for i in ids]}
+        return 200, json.dumps(body).encode()
+
+
+def get_updates(offset: int | None) -> RequestData:
+    parameters = [] if offset is None else [RequestParameter("offset", offset, None)]
+    return RequestData(parameters)
+
+
+URL = "http://127.0.0.1:1/botTOKEN/getUpdates"
+
+
+async def test_next_poll_waits_until_the_fetched_batch_is_stored() -> None:
+    inbox = Inbox(max_wait_s=5)
+    inner = FakePolling([[10, 11, 12], [13]])
+    request = HoldingRequest(inner, inbox)
+    await request.do_request(URL, "POST", get_updates(None))
+    assert inbox.pending == 3
+    poll = asyncio.create_task(request.do_request(URL, "POST", get_updates(13)))
+    await asyncio.sleep(0.05)
+    assert not poll.done() and inner.offsets == [None]  # offset 13 not sent: 10-12 pending
+    inbox.done(10)
+    inbox.done(12)
+    await asyncio.sleep(0.05)
+    assert not poll.done()
+    inbox.done(11)
+    await asyncio.wait_for(poll, 1)
+    assert inner.offsets == [None, 13] and inbox.pending == 1  # 13 now fetched
+
+
+async def test_updates_above_the_offset_do_not_block_and_other_methods_pass() -> None:
+    inbox = Inbox(max_wait_s=5)
+    inbox.fetched([20, 21])
+    inner = FakePolling([[]])
+    request = HoldingRequest(inner, inbox)
+    await asyncio.wait_for(request.do_request(URL, "POST", get_updates(20)), 1)
+    code, _ = await asyncio.wait_for(
+        request.do_request("http://127.0.0.1:1/botTOKEN/sendMessage", "POST", None), 1)
+    assert code == 200 and inbox.pending == 2
+
+
+async def test_a_stuck_update_is_confirmed_after_the_wait_limit(caplog: Any) -> None:
+    inbox = Inbox(max_wait_s=0.2)
+    inbox.fetched([5, 6])
+    inbox.done(6)
+    assert await inbox.settled(7) is False
+    assert inbox.pending == 0
+    assert "before they were stored" in caplog.text
