@@ -100,13 +100,13 @@ def models_cache_key() -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare_models(cache_root: Path, scratch: Path) -> Path:
+def prepare_models(cache_root: Path, scratch: Path, tiny: bool = False) -> Path:
     """A MODEL_DIR with real models of the four sequence-to-sequence tasks.
 
     ``qa`` and ``intent`` come from their shipped defaults when ``model/pretrained`` has them
     (``model.predictor`` installs them on first use); otherwise the bot runs without them.
     """
-    if shipped_defaults_present():
+    if shipped_defaults_present() and not tiny:
         models = scratch / "models"
         models.mkdir(parents=True, exist_ok=True)
         return models  # model.predictor installs the shipped defaults on first use
@@ -238,6 +238,15 @@ def bot_models(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     """Real models for the whole run (see ``prepare_models``)."""
     cache = Path(request.config.cache.mkdir("rnnbot-e2e-models"))
     return prepare_models(cache, tmp_path_factory.mktemp("e2e-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bot_models(request: pytest.FixtureRequest,
+                    tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny models of the four sequence-to-sequence tasks even when real defaults are shipped:
+    for tests that retrain them in seconds on tiny data (qa and intent stay the shipped ones)."""
+    cache = Path(request.config.cache.mkdir("rnnbot-e2e-models"))
+    return prepare_models(cache, tmp_path_factory.mktemp("e2e-tiny-models"), tiny=True)
 
 
 class Ids:

@@ -33,13 +33,13 @@ import pytest
 
 from tests.e2e.bot_support import (
     LiveBot,
-    bot_models,
     percentile,
     start_live_bot,
+    tiny_bot_models,
     tiny_corpora,
 )
 
-__all__ = ["bot_models"]
+__all__ = ["tiny_bot_models"]
 
 pytestmark = pytest.mark.slow  # every test trains (tiny models, but real training runs)
 
@@ -123,11 +123,11 @@ class RetrainBot:
             time.sleep(0.2)
 
 
-def start_retrain_bot(botapi: Any, bot_models: Path, workdir: Path, name: str, first_id: int,
+def start_retrain_bot(botapi: Any, tiny_bot_models: Path, workdir: Path, name: str, first_id: int,
                       **settings: object) -> RetrainBot:
     """A bot on its own copy of the models (retrains promote versions) and tiny corpora."""
     models = workdir / "models"
-    shutil.copytree(bot_models, models)
+    shutil.copytree(tiny_bot_models, models)
     tiny_corpora(workdir / "corpora" / "tasks")
     admin_id = first_id
     live = start_live_bot(botapi, models, workdir, name, first_id + 1,
@@ -153,9 +153,9 @@ def chat_round(live: LiveBot, people: list[tuple[Any, Any]], pool: ThreadPoolExe
 
 
 @pytest.fixture(scope="module")
-def retrain_bot(botapi: Any, bot_models: Path, tmp_path_factory: pytest.TempPathFactory
+def retrain_bot(botapi: Any, tiny_bot_models: Path, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[RetrainBot]:
-    bot = start_retrain_bot(botapi, bot_models, tmp_path_factory.mktemp("bot-retrain"),
+    bot = start_retrain_bot(botapi, tiny_bot_models, tmp_path_factory.mktemp("bot-retrain"),
                             "rnn_retrain_bot", 9000, retrain_budget_minutes=3,
                             retrain_extra_args="--epochs 6", retrain_tolerance=5)
     yield bot
@@ -291,10 +291,10 @@ def test_a_version_with_corrupted_files_is_never_served(retrain_bot: RetrainBot)
 
 
 @pytest.fixture
-def reject_bot(botapi: Any, bot_models: Path, tmp_path: Path) -> Iterator[RetrainBot]:
+def reject_bot(botapi: Any, tiny_bot_models: Path, tmp_path: Path) -> Iterator[RetrainBot]:
     """A bot on an hourly schedule whose retrains make a far worse candidate (a learning rate
     of 5 wrecks the weights in one epoch)."""
-    bot = start_retrain_bot(botapi, bot_models, tmp_path, "rnn_reject_bot", 9500,
+    bot = start_retrain_bot(botapi, tiny_bot_models, tmp_path, "rnn_reject_bot", 9500,
                             retrain_schedule="1h", retrain_budget_minutes=3,
                             retrain_extra_args="--epochs 1 --set learning_rate=5.0",
                             retrain_tolerance=1)
