@@ -38,8 +38,9 @@ def conversation(live: LiveBot, index: int) -> list[tuple[float, int, Any, str]]
     results = []
     for turn in range(MESSAGES_PER_USER):
         if turn % 2 == 0:
-            text, task = "/translate " + " ".join(EN[int(d)] for d in f"{index}{turn}"), \
-                "translate-en-zh"
+            # "Open the file" keeps a real model's output Chinese (it writes "zero" as "0")
+            text, task = "/translate Open the file " + " ".join(
+                EN[int(d)] for d in f"{index}{turn}"), "translate-en-zh"
         else:
             text, task = f"hello number {index}", "chat"
         elapsed, message_id, reply = timed_exchange(live, chat, user, text)
