@@ -116,6 +116,29 @@ def batches(
         yield {"source": src, "target_in": tgt_in}, tgt_out
 
 
+def _readable_h5(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _drop_unreadable_checkpoints(run_dir: Path) -> None:
+    """A SIGKILL in the middle of an HDF5 write leaves a file that cannot be opened: drop it
+    (the step backup as a whole, with its metadata) so the run resumes from what is intact."""
+    backup = run_dir / "backup"
+    if any(not _readable_h5(p) for p in backup.glob("**/*.h5")):
+        log.warning("step checkpoint in %s is unreadable (killed while writing): dropped", backup)
+        shutil.rmtree(backup, ignore_errors=True)
+    best = run_dir / "best.weights.h5"
+    if best.is_file() and not _readable_h5(best):
+        log.warning("%s is unreadable (killed while writing): dropped", best)
+        best.unlink()
+
+
 def make_dataset(sources: list[list[int]], targets: list[list[int]], batch_size: int,
                  shuffle: bool, seed: int) -> Any:
     import tensorflow as tf
@@ -324,6 +347,8 @@ def train(options: TrainOptions) -> TrainResult:
     model = Seq2Seq.from_model_config(config)
     if warm_dir is not None:
         load_weights_into(model, warm_dir)
+    if resumed:
+        _drop_unreadable_checkpoints(run_dir)
     if resumed and not any((run_dir / "backup").glob("*")) and (
         run_dir / "best.weights.h5"
     ).is_file():
