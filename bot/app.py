@@ -150,7 +150,6 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.inbox = inbox  # type: ignore[attr-defined]
     application.bot_data.inbox = inbox
     for group, members in handlers().items():
         application.add_handlers(members, group=group)

@@ -106,12 +106,10 @@ class HoldingRequest(BaseRequest):
 class DurableApplication(Application):
     """Marks every update handled (stored or not) in the inbox when its handlers are done."""
 
-    __slots__ = ("inbox",)
-
     async def process_update(self, update: object) -> None:
         try:
             await super().process_update(update)
         finally:
-            inbox = getattr(self, "inbox", None)
+            inbox = getattr(self.bot_data, "inbox", None)  # AppState.inbox
             if inbox is not None and isinstance(update, Update):
                 inbox.done(update.update_id)
