@@ -86,7 +86,8 @@ class Predictor:
             jit_compile = os.environ.get("MODEL_XLA", "1") != "0"
         self.jit_compile = jit_compile
         self.decoder = CompiledDecoder(
-            model, config.max_target_len, beam_size=max(self.beam_size, 1), jit_compile=jit_compile
+            model, config.max_target_len, beam_size=max(self.beam_size, 1),
+            jit_compile=jit_compile, **spec.decoding,
         )
         self._lock = threading.Lock()  # one decode at a time per model; TF releases the GIL
 

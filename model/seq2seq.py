@@ -151,11 +151,19 @@ class CompiledDecoder:
         alpha: float = 0.6,
         length_ratio: float = 2.0,
         jit_compile: bool = False,
+        length_bonus: float = 0.0,
+        no_repeat_ngram: int = 0,
+        antilm_weight: float = 0.0,
+        antilm_steps: int = 0,
     ) -> None:
         self.model = model
         self.max_len = int(max_len)
         self.beam_size = int(beam_size)
         self.alpha = float(alpha)
+        self.length_bonus = float(length_bonus)
+        self.no_repeat_ngram = int(no_repeat_ngram)
+        self.antilm_weight = float(antilm_weight)
+        self.antilm_steps = int(antilm_steps)
         self.length_ratio = float(length_ratio)
         signature = [tf.TensorSpec([None, None], tf.int32, name="source")]
         self.greedy = tf.function(self._greedy, input_signature=signature, jit_compile=jit_compile)
@@ -203,6 +211,23 @@ class CompiledDecoder:
         _, _, _, seqs, _, score, length = tf.while_loop(cond, body, init)
         return seqs, length, score
 
+    def _repeat_ban(self, seqs: tf.Tensor, t: tf.Tensor, log_probs: tf.Tensor) -> tf.Tensor:
+        """-1e9 on every token that would repeat an n-gram (n = ``no_repeat_ngram``) the beam
+        already holds: an XLA-friendly fixed-size scatter over all earlier positions."""
+        n = self.no_repeat_ngram
+        rows, width = tf.shape(seqs)[0], self.max_len - n + 1
+        match = tf.ones([rows, width], tf.bool)
+        for i in range(n - 1):
+            last = tf.gather(seqs, tf.maximum(t - n + 1 + i, 0), axis=1)
+            match = tf.logical_and(match, tf.equal(seqs[:, i : i + width], last[:, None]))
+        valid = tf.range(width) <= t - n  # the banned token seqs[j + n - 1] is already written
+        match = tf.logical_and(match, valid[None, :])
+        banned = seqs[:, n - 1 : n - 1 + width]
+        row_ids = tf.tile(tf.range(rows)[:, None], [1, width])
+        indices = tf.reshape(tf.stack([row_ids, banned], axis=-1), [-1, 2])
+        updates = tf.reshape(tf.where(match, -1e9, 0.0), [-1])
+        return tf.tensor_scatter_nd_add(log_probs, indices, updates)
+
     def _beam(self, source: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         model = self.model
         k = self.beam_size
@@ -217,6 +242,16 @@ class CompiledDecoder:
         memory, keys, mask, state, tiled_source = (
             tile(memory), tile(keys), tile(mask), tile(state), tile(source)
         )
+        # Anti-language-model (Li et al. 2016, MMI-antiLM): the same decoder given an empty
+        # source approximates p(T); subtracting it over the first tokens favours replies that
+        # depend on the message over ones that fit any message.
+        antilm = self.antilm_weight > 0.0 and self.antilm_steps > 0
+        null_source = tf.fill([batch * k, 1], EOS_ID)
+        null_memory, null_state, null_mask = memory, state, mask
+        null_keys = keys
+        if antilm:
+            null_memory, null_state, null_mask = model.encode(null_source)
+            null_keys = model.decoder.attention.project_keys(null_memory)
         limit = self._limit(source)
         positions = tf.range(self.max_len)
         # Only the first beam is live at the start, so the first step yields K distinct tokens.
@@ -228,17 +263,33 @@ class CompiledDecoder:
             finished = rest[3]
             return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
 
-        def body(t, token, state, seqs, finished, scores, length):
+        def body(t, token, state, seqs, finished, scores, length, logp, lm_state):
+            embedded = model.embedding(token)
             log_probs, new_state = model.decoder.step(
-                model.embedding(token), state, keys, memory, mask, tiled_source
+                embedded, state, keys, memory, mask, tiled_source
             )
-            # A finished beam can only be extended by EOS at no cost (its score stays put).
-            log_probs = tf.where(finished[:, None], eos_row[None, :], log_probs)
-            total = tf.reshape(scores[:, None] + log_probs, [batch, k * vocab])
+            search = log_probs
+            if antilm:
+                lm_log_probs, lm_state = model.decoder.step(
+                    embedded, lm_state, null_keys, null_memory, null_mask, null_source
+                )
+                weight = tf.where(t < self.antilm_steps, self.antilm_weight, 0.0)
+                search = search - weight * lm_log_probs
+            if self.no_repeat_ngram > 1:
+                search = self._repeat_ban(seqs, t, search)
+            # A finished beam can only be extended by EOS at no cost (its score stays put); a live
+            # one earns ``length_bonus`` per token during the search, so long hypotheses are not
+            # pruned before the final length normalisation can see them.
+            search = tf.where(finished[:, None], eos_row[None, :], search + self.length_bonus)
+            step_lp = tf.where(finished[:, None], 0.0, log_probs)
+            total = tf.reshape(scores[:, None] + search, [batch, k * vocab])
             top_scores, top_index = tf.math.top_k(total, k=k)
             parent = top_index // vocab + tf.range(batch)[:, None] * k
             parent = tf.reshape(parent, [-1])
             chosen = tf.reshape(top_index % vocab, [-1])
+            logp = tf.gather(logp, parent) + tf.gather_nd(
+                step_lp, tf.stack([parent, chosen], axis=-1)
+            )
             was_finished = tf.gather(finished, parent)
             chosen = tf.where(was_finished, PAD_ID, chosen)
             seqs = tf.gather(seqs, parent)
@@ -246,7 +297,10 @@ class CompiledDecoder:
             length = tf.gather(length, parent) + tf.cast(tf.logical_not(was_finished), tf.int32)
             finished = tf.logical_or(was_finished, tf.equal(chosen, EOS_ID))
             state = tf.gather(new_state, parent)
-            return t + 1, chosen, state, seqs, finished, tf.reshape(top_scores, [-1]), length
+            if antilm:
+                lm_state = tf.gather(lm_state, parent)
+            return (t + 1, chosen, state, seqs, finished, tf.reshape(top_scores, [-1]), length,
+                    logp, lm_state)
 
         init = (
             tf.constant(0),
@@ -256,12 +310,17 @@ class CompiledDecoder:
             tf.zeros([batch * k], tf.bool),
             scores,
             tf.zeros([batch * k], tf.int32),
+            tf.zeros([batch * k], tf.float32),
+            null_state,
         )
-        _, _, _, seqs, _, scores, length = tf.while_loop(cond, body, init)
-        normalized = scores / _length_penalty(tf.maximum(length, 1), self.alpha)
+        _, _, _, seqs, _, scores, length, logp, _ = tf.while_loop(cond, body, init)
+        # Rank finished beams by the search score (log-prob, anti-LM term and length bonus),
+        # length-normalised; report the plain log-probability as the confidence.
+        bonus = self.length_bonus * tf.cast(length, tf.float32)
+        normalized = (scores - bonus) / _length_penalty(tf.maximum(length, 1), self.alpha) + bonus
         best = tf.argmax(tf.reshape(normalized, [batch, k]), axis=-1, output_type=tf.int32)
         pick = best + tf.range(batch) * k
-        return tf.gather(seqs, pick), tf.gather(length, pick), tf.gather(scores, pick)
+        return tf.gather(seqs, pick), tf.gather(length, pick), tf.gather(logp, pick)
 
 
 def eager_greedy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from model.config import ModelConfig
 
@@ -30,6 +31,9 @@ class TaskSpec:
     max_epochs: int = 30
     patience: int = 2
     beam_size: int = 4
+    # Extra CompiledDecoder options for beam search (alpha, length_bonus, no_repeat_ngram,
+    # antilm_weight, antilm_steps); chosen on the dev set, see the README's chat results.
+    decoding: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
 
@@ -61,6 +65,12 @@ TASKS: dict[str, TaskSpec] = {
         model=ModelConfig(max_source_len=40, max_target_len=32, dropout=0.2),
         vocab_size=6000,
         beam_size=4,
+        # Chosen on the 1,950 dev turns (BLEU 0.48 vs 0.21 with plain beam search, distinct-2
+        # 0.060 vs 0.044): a length bonus stops beam search from preferring two-word replies
+        # (brevity penalty 0.36 -> 1.0), trigram blocking stops loops, and the anti-LM term
+        # (Li et al. 2016) penalises replies that fit any message over the first 5 tokens.
+        decoding={"alpha": 0.0, "length_bonus": 1.5, "no_repeat_ngram": 3,
+                  "antilm_weight": 0.5, "antilm_steps": 5},
         description="English chit-chat reply generation (neural conversation model)",
     ),
     "summarize": TaskSpec(

@@ -127,3 +127,41 @@ def test_copy_mechanism_distribution_is_normalised() -> None:
     source = np.array([[11, 12, 11, EOS_ID]], np.int32)
     log_probs = model({"source": source, "target_in": np.array([[2, 11]], np.int32)}).numpy()
     np.testing.assert_allclose(np.exp(log_probs).sum(-1), 1.0, atol=1e-4)
+
+
+def _rough_copy(model: Seq2Seq, noise: float = 0.3) -> Seq2Seq:
+    rough = Seq2Seq.from_model_config(ModelConfig(vocab_size=32, embed_dim=32, encoder_units=64,
+                                                  decoder_units=64, dropout=0.0))
+    rng = np.random.default_rng(0)
+    rough.set_weights([w + rng.normal(0, noise, w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
+    return rough
+
+
+def _ngrams(row: np.ndarray, n: int) -> list[tuple[int, ...]]:
+    return [tuple(int(x) for x in row[i : i + n]) for i in range(len(row) - n + 1)]
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_beam_options_block_repeats_reward_length_and_report_true_log_probs(
+    reverse_model: tuple[Seq2Seq, float], jit_compile: bool
+) -> None:
+    model, _ = reverse_model
+    rough = _rough_copy(model, noise=0.5)
+    source = pad(reverse_data(32, seed=11)[0])
+    plain = CompiledDecoder(rough, max_len=12, beam_size=4, alpha=0.0, jit_compile=jit_compile)
+    tuned = CompiledDecoder(rough, max_len=12, beam_size=4, alpha=0.0, jit_compile=jit_compile,
+                            length_bonus=2.0, no_repeat_ngram=2, antilm_weight=0.5,
+                            antilm_steps=3)
+    _, p_len, _ = (t.numpy() for t in plain.beam(source))
+    t_ids, t_len, t_score = (t.numpy() for t in tuned.beam(source))
+    # the length bonus makes replies at least as long on average
+    assert t_len.mean() >= p_len.mean()
+    # no bigram repeats inside a decoded sequence
+    for row, length in zip(t_ids, t_len, strict=True):
+        grams = _ngrams(row[:length], 2)
+        assert len(grams) == len(set(grams)), row[:length]
+    # the score is still the model's log-probability of the returned sequence, not the
+    # search score with its bonus and anti-LM terms
+    np.testing.assert_allclose(sequence_log_prob(rough, source, t_ids), t_score, atol=1e-3)
+
