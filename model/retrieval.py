@@ -59,6 +59,7 @@ class QAConfig:
     max_answer_len: int = 32
     answer_weight: float = 0.3  # weight of question->answer similarity vs question->question
     lexical_weight: float = 0.0  # weight of the character n-gram TF-IDF similarity (hybrid)
+    answer_lexical_weight: float = 0.0  # the same TF-IDF similarity against the stored answer
     calibration: tuple[float, float, float] = (10.0, 10.0, -7.0)  # a*score + b*margin + c
     threshold: float = 0.5
 
@@ -225,6 +226,7 @@ class _Snapshot:
     chinese: np.ndarray  # (N,) bool
     answer_ids: np.ndarray  # (N,) int: entries with the same normalised answer share an id
     lexical: Any = None  # sparse (N, n-grams) TF-IDF rows of the questions, or None
+    answer_lexical: Any = None  # the same for the answers
 
 
 def _pair_key(question: str, answer: str) -> tuple[str, str]:
@@ -266,15 +268,20 @@ class AnswerBank:
     def extend(self, entries: Sequence[BankEntry], vectors: np.ndarray | None = None) -> None:
         """Append entries (embedding them unless ``vectors`` are given)."""
         rows = self.embed(entries) if vectors is None else np.asarray(vectors, np.float32)
-        lexical = self.lexical.transform([e.question for e in entries]) if self.lexical else None
+        lexical = answer_lexical = None
+        if self.lexical is not None:
+            lexical = self.lexical.transform([e.question for e in entries])
+            answer_lexical = self.lexical.transform([e.answer for e in entries])
         with self._lock:
             old = self._snapshot
             if lexical is not None and old.lexical is not None:
                 from scipy import sparse
 
                 lexical = sparse.vstack([old.lexical, lexical], format="csr")
+                answer_lexical = sparse.vstack([old.answer_lexical, answer_lexical], format="csr")
             self._snapshot = self._build(old.entries + tuple(entries),
-                                         np.concatenate([old.vectors, rows], axis=0), lexical)
+                                         np.concatenate([old.vectors, rows], axis=0), lexical,
+                                         answer_lexical)
 
     def remove(self, question: str, answer: str | None = None) -> list[BankEntry]:
         """Drop every entry with this question (and answer, if given); returns the dropped ones."""
@@ -289,18 +296,19 @@ class AnswerBank:
                 return []
             keep = np.flatnonzero(~np.asarray(drop))
             lexical = old.lexical[keep] if old.lexical is not None else None
+            answer_lexical = old.answer_lexical[keep] if old.answer_lexical is not None else None
             self._snapshot = self._build(tuple(old.entries[i] for i in keep), old.vectors[keep],
-                                         lexical)
+                                         lexical, answer_lexical)
             return [e for e, d in zip(old.entries, drop, strict=True) if d]
 
     @staticmethod
     def _build(entries: tuple[BankEntry, ...], vectors: np.ndarray,
-               lexical: Any = None) -> _Snapshot:
+               lexical: Any = None, answer_lexical: Any = None) -> _Snapshot:
         ids: dict[str, int] = {}
         answer_ids = np.array([ids.setdefault(normalize_answer(e.answer), len(ids))
                                for e in entries], np.int64)
         chinese = np.array([has_cjk(e.question) for e in entries], bool)
-        return _Snapshot(entries, vectors, chinese, answer_ids, lexical)
+        return _Snapshot(entries, vectors, chinese, answer_ids, lexical, answer_lexical)
 
     def search(self, queries: np.ndarray, texts: Sequence[str], config: QAConfig,
                k: int) -> list[list[tuple[BankEntry, float]]]:
@@ -312,9 +320,14 @@ class AnswerBank:
         w = config.answer_weight
         weighted = np.concatenate([(1.0 - w) * queries, w * queries], 1)
         scores = weighted @ snap.vectors.T  # (B, N): the one matmul over the whole bank
-        if config.lexical_weight and self.lexical is not None and snap.lexical is not None:
-            sparse_scores = self.lexical.transform(texts) @ snap.lexical.T
-            scores = scores + config.lexical_weight * sparse_scores.toarray()
+        if self.lexical is not None and snap.lexical is not None and (
+                config.lexical_weight or config.answer_lexical_weight):
+            query = self.lexical.transform(texts)
+            if config.lexical_weight:
+                scores = scores + config.lexical_weight * (query @ snap.lexical.T).toarray()
+            if config.answer_lexical_weight and snap.answer_lexical is not None:
+                scores = scores + config.answer_lexical_weight * (
+                    query @ snap.answer_lexical.T).toarray()
         results = []
         for row, chinese in zip(scores, [has_cjk(t) for t in texts], strict=True):
             same_language = snap.chinese == chinese

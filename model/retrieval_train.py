@@ -44,14 +44,16 @@ Pairs = list[tuple[str, str]]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "qa"
 ANSWER_WEIGHTS = (0.0, 0.15, 0.3, 0.45, 0.6)
 LEXICAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+ANSWER_LEXICAL_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 
 
 @dataclass
 class QATrainOptions:
     task: str = "qa"
     data_dir: Path | None = None  # folder with train.tsv (the bank) and test.tsv
-    dev_file: Path | None = None  # paraphrase dev set (default: tests/fixtures/qa)
+    dev_file: Path | None = None  # paraphrase dev set (default: tests/fixtures/qa, both dev files)
     test_file: Path | None = None  # paraphrase test set, reported in the card
+    low_overlap_test_file: Path | None = None  # low-overlap paraphrase test set, also reported
     corpora_dir: Path | None = None  # corpus cache with tasks/chat and tasks/translate-en-zh
     model_dir: Path | None = None
     budget_minutes: float = 7.0
@@ -62,6 +64,8 @@ class QATrainOptions:
     eval_every: int = 250
     chat_pairs: int = 30_000
     pivot_pairs: int = 30_000
+    srai_repeat: int = 5  # oversample the AIML question paraphrases (chat-domain, hand-written)
+    real_share: float = 1 / 3  # share of real paraphrases in a paraphrase batch (rest: noisy)
     vocab_size: int = 8000
     freeze_embedding: bool = False  # True keeps the PPMI-SVD vectors as they are
     ppmi_texts: int = 120_000  # extra monolingual corpus texts (chat, descriptions) for PPMI
@@ -143,8 +147,9 @@ class PairSampler:
     """
 
     def __init__(self, bank: Pairs, chat: Pairs, paraphrases: list[tuple[str, str, str]],
-                 seed: int, cluster: int = 4) -> None:
+                 seed: int, cluster: int = 4, real_share: float = 1 / 3) -> None:
         self.rng = random.Random(seed)
+        self.real_share = real_share
         self.bank = bank
         self.chat = chat
         self.paraphrases = paraphrases
@@ -165,9 +170,10 @@ class PairSampler:
         return [q for q, _ in picks], [a for _, a in picks], [normalize_answer(a) for _, a in picks]
 
     def paraphrase_batch(self, size: int) -> tuple[list[str], list[str], list[str]]:
-        """A third other phrasings (bank and pivot), the rest noisy copies of bank questions."""
+        """``real_share`` other phrasings (bank, AIML and pivot), the rest noisy copies of bank
+        questions."""
         left, right, groups = [], [], []
-        n_real = size // 3 if self.paraphrases else 0
+        n_real = int(size * self.real_share) if self.paraphrases else 0
         for a, b, group in (self.rng.choice(self.paraphrases) for _ in range(n_real)):
             left.append(a)
             right.append(b)
@@ -259,24 +265,30 @@ class ContrastiveTrainer:
 
 
 def dev_weights(predictor: Any, bank: Pairs, dev: Pairs,
-                lexical_weights: Sequence[float] = LEXICAL_WEIGHTS) -> tuple[float, float, float]:
-    """Re-embed the bank; the (exact match, answer weight, lexical weight) best on dev."""
+                lexical_weights: Sequence[float] = LEXICAL_WEIGHTS,
+                answer_lexical_weights: Sequence[float] = ANSWER_LEXICAL_WEIGHTS,
+                ) -> tuple[float, float, float]:
+    """Re-embed the bank; the (exact match, answer weight, lexical weight) best on dev (the
+    best answer-lexical weight is set in the predictor's config too)."""
     from model.evaluate import qa_metrics
 
     predictor.set_bank(bank)
     answerable = [(q, a) for q, a in dev if a != NOT_IN_BANK]
-    best = (-1.0, 0.0, 0.0)
+    best = (-1.0, 0.0, 0.0, 0.0)
     for lexical in lexical_weights:
-        for weight in ANSWER_WEIGHTS:
-            predictor.config = replace(predictor.config, answer_weight=weight,
-                                       lexical_weight=lexical)
-            ranked = [[c.answer for c in row]
-                      for row in predictor.rank([q for q, _ in answerable])]
-            score = qa_metrics([a for _, a in answerable], ranked)["exact_match"]
-            if score > best[0]:
-                best = (score, weight, lexical)
-    predictor.config = replace(predictor.config, answer_weight=best[1], lexical_weight=best[2])
-    return best
+        for answer_lexical in answer_lexical_weights if lexical else (0.0,):
+            for weight in ANSWER_WEIGHTS:
+                predictor.config = replace(predictor.config, answer_weight=weight,
+                                           lexical_weight=lexical,
+                                           answer_lexical_weight=answer_lexical)
+                ranked = [[c.answer for c in row]
+                          for row in predictor.rank([q for q, _ in answerable])]
+                score = qa_metrics([a for _, a in answerable], ranked)["exact_match"]
+                if score > best[0]:
+                    best = (score, weight, lexical, answer_lexical)
+    predictor.config = replace(predictor.config, answer_weight=best[1], lexical_weight=best[2],
+                               answer_lexical_weight=best[3])
+    return best[0], best[1], best[2]
 
 
 def fit_calibration(predictor: Any, dev: Pairs) -> tuple[float, float, float]:
@@ -369,6 +381,7 @@ class QAData:
     tokenizer_texts: list[str]
     parallel: Pairs  # English-Chinese pairs: cross-lingual positives and pseudo-bilingual PPMI
     ppmi_texts: list[str]  # more monolingual text for the PPMI-SVD embeddings only
+    low_overlap_test: Pairs = field(default_factory=list)  # hand-written, few shared words
 
 
 def load_qa_data(options: QATrainOptions, data_dir: Path) -> QAData:
@@ -378,7 +391,10 @@ def load_qa_data(options: QATrainOptions, data_dir: Path) -> QAData:
         raise FileNotFoundError(
             f"no qa bank in {data_dir}; build the corpora with `python -m model data build`"
         )
-    dev = _read(Path(options.dev_file or FIXTURES / "paraphrases-dev.tsv"))
+    if options.dev_file:
+        dev = _read(Path(options.dev_file))
+    else:  # select and calibrate on both dev sets: close and low-overlap paraphrases
+        dev = _read(FIXTURES / "paraphrases-dev.tsv") + _read(FIXTURES / "low-overlap-dev.tsv")
     if not dev:
         dev = _read(data_dir / "dev.tsv")
     chat = _read(corpora / "tasks" / "chat" / "train.tsv", options.chat_pairs, options.seed)
@@ -386,7 +402,9 @@ def load_qa_data(options: QATrainOptions, data_dir: Path) -> QAData:
     pivots = pivot_paraphrases(parallel, options.pivot_pairs, seed=options.seed)
     short = [(e, z) for e, z in parallel if len(e.split()) <= 16]
     crosslingual = [(e, z, "x:" + normalize_answer(e)) for e, z in short[: options.pivot_pairs]]
-    paraphrases = same_answer_pairs(bank) + pivots + crosslingual
+    srai = [(a, b, "srai:" + normalize_answer(b)) for a, b in
+            _read(corpora / "tasks" / "qa-paraphrase" / "train.tsv")]
+    paraphrases = same_answer_pairs(bank) + pivots + crosslingual + srai * options.srai_repeat
     sample = random.Random(options.seed).sample(parallel, min(len(parallel), 30_000))
     texts = ([t for pair in bank for t in pair] + [t for pair in chat for t in pair]
              + [t for pair in sample for t in pair])
@@ -394,8 +412,10 @@ def load_qa_data(options: QATrainOptions, data_dir: Path) -> QAData:
                                        options.ppmi_texts // 2, options.seed + 1)]
     monolingual += [s for s, _ in _read(corpora / "tasks" / "summarize" / "train.tsv",
                                         options.ppmi_texts // 2, options.seed + 1)]
+    low_test = _read(Path(options.low_overlap_test_file or FIXTURES / "low-overlap-test.tsv"))
     return QAData(bank, dev, _read(Path(options.test_file or FIXTURES / "paraphrases-test.tsv")),
-                  _read(data_dir / "test.tsv"), chat, paraphrases, texts, parallel, monolingual)
+                  _read(data_dir / "test.tsv"), chat, paraphrases, texts, parallel, monolingual,
+                  low_test)
 
 
 def pseudo_bilingual_rows(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]],
@@ -439,7 +459,8 @@ def train_qa(options: QATrainOptions) -> TrainResult:
     model.embedding.trainable = not options.freeze_embedding
     log.info("qa: data and embeddings ready after %.0f s", time.monotonic() - started)
 
-    sampler = PairSampler(data.bank, data.chat, data.paraphrases, options.seed)
+    sampler = PairSampler(data.bank, data.chat, data.paraphrases, options.seed,
+                          real_share=options.real_share)
     trainer = ContrastiveTrainer(model, tokenizer, config, sampler, options.batch_size,
                                  options.learning_rate, options.scale)
     predictor = QAPredictor(model, tokenizer, config, spec.name)
@@ -481,12 +502,15 @@ def _finish(options: QATrainOptions, task: str, predictor: Any, data: QAData, da
     rank = qa_rank_fn(predictor)
     _, rnn_weight, _ = dev_weights(predictor, data.bank, data.dev, (0.0,))
     rnn_only = {name: evaluate_qa(rank, data.bank, pairs)
-                for name, pairs in (("dev", data.dev), ("test", data.test)) if pairs}
+                for name, pairs in (("dev", data.dev), ("test", data.test),
+                                    ("test_low_overlap", data.low_overlap_test)) if pairs}
     dev_weights(predictor, data.bank, data.dev)  # hybrid: answer and lexical weights on dev
     calibration = calibrate(predictor, data.dev, options.target_precision)
     metrics = {
         "dev": evaluate_qa(rank, data.bank, data.dev),
         "test": evaluate_qa(rank, data.bank, data.test) if data.test else {},
+        "test_low_overlap": evaluate_qa(rank, data.bank, data.low_overlap_test)
+        if data.low_overlap_test else {},
         "test_verbatim": evaluate_qa(rank, data.bank, data.verbatim_test)
         if data.verbatim_test else {},
         "rnn_only": {"answer_weight": rnn_weight, **rnn_only},
@@ -507,7 +531,9 @@ def _finish(options: QATrainOptions, task: str, predictor: Any, data: QAData, da
                 "bank_pairs": len(data.bank),
                 "chat_pairs": len(data.chat),
                 "paraphrase_pairs": len(data.paraphrases),
-                "dev_file": str(options.dev_file or FIXTURES / "paraphrases-dev.tsv"),
+                "srai_pairs": sum(1 for *_, g in data.paraphrases if g.startswith("srai:")),
+                "dev_file": str(options.dev_file or
+                                "tests/fixtures/qa/{paraphrases,low-overlap}-dev.tsv"),
                 "dev_pairs": len(data.dev),
                 "test_pairs": len(data.test),
             },

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.data import catalogs, chat, lohelp, manuals, qa, summarize
+from model.data import aiml, catalogs, chat, lohelp, manuals, qa, summarize
 from model.data.fetch import (
     Artifact,
     PrivateApt,
@@ -140,6 +140,7 @@ CATALOG_WHEELS = (
 
 CHITCHAT_WHEEL = (("chitchat-dataset", "0.9.0"),)
 CHATTERBOT_WHEEL = (("chatterbot-corpus", "1.3.3"),)
+AIML_WHEEL = (("aiml", "0.9.2"),)
 
 
 # --- extract functions (unpacked trees -> rows) ------------------------------------------------
@@ -217,6 +218,10 @@ def _extract_chatterbot_chat(f: Fetched) -> list[Row]:
 
 def _extract_chatterbot_qa(f: Fetched) -> list[Row]:
     return qa.chatterbot_qa_rows(_chatterbot_dir(f, "english") + _chatterbot_dir(f, "chinese"))
+
+
+def _extract_aiml(f: Fetched) -> list[Row]:
+    return aiml.aiml_paraphrase_rows((f.wheels["aiml"] / "aiml" / "botdata").rglob("*.aiml"))
 
 
 def _extract_faq_qa(f: Fetched) -> list[Row]:
@@ -378,6 +383,14 @@ SOURCES: tuple[SourceSpec, ...] = (
         _extract_faq_qa,
         debs=FAQ_DEBS,
         description="Debian FAQ en + zh-cn, question heading -> answer",
+    ),
+    SourceSpec(
+        "aiml-srai",
+        "qa-paraphrase",
+        "GPL-2.0-or-later (ALICE AIML sets; used for training only, never shipped)",
+        _extract_aiml,
+        wheels=AIML_WHEEL,
+        description="ALICE AIML <srai> reductions: a question -> the question it means",
     ),
 )
 

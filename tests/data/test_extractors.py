@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from model.data import catalogs, chat, lohelp, manuals, qa, summarize
+from model.data import aiml, catalogs, chat, lohelp, manuals, qa, summarize
 
 
 def test_find_catalogs_prefers_mo_and_zh_cn_only(fixtures: Path) -> None:
@@ -183,3 +183,20 @@ def test_chitchat_tolerates_odd_json(tmp_path: Path) -> None:
         json.dumps({"x": {"messages": [["plain"], {"text": "dict turn"}, 3]}, "y": []}), "utf-8"
     )
     assert chat.chitchat_rows(path) == [("plain", "dict turn", "chitchat/x")]
+
+
+def test_aiml_paraphrase_rows(fixtures: Path) -> None:
+    rows = aiml.aiml_paraphrase_rows(sorted((fixtures / "aiml").glob("*.aiml")))
+    pairs = [(a, b) for a, b, _g in rows]
+    # literal srai-only categories, lower-cased, whitespace collapsed
+    assert ("what makes you tick", "how do you work", "aiml/reduction") in rows
+    assert ("how do you talk", "how do you work") in pairs
+    # wildcards, <that> context, templates with text beside the srai, one-word sides: skipped
+    assert not any("*" in a or "tell me" in b or b == "i like cats" for a, b in pairs)
+    assert ("who made you", "who created you") not in pairs
+    assert ("hi", "hello") not in pairs
+    # duplicates once; the "i am X -> call me X" shape at most PER_SHAPE times
+    assert pairs.count(("carry on", "go on")) == 1
+    assert sum(b.startswith("call me") for _a, b in pairs) == aiml.PER_SHAPE
+    # a file that is not well-formed XML is skipped, not fatal
+    assert all(g == "aiml/reduction" for *_x, g in rows)

@@ -63,5 +63,6 @@ def test_private_apt_config(tmp_path: Path) -> None:
 def test_registry_is_consistent() -> None:
     names = [s.name for s in SOURCES]
     assert len(names) == len(set(names))
-    assert {s.task for s in SOURCES} == {"translate-en-zh", "chat", "summarize", "qa"}
+    assert {s.task for s in SOURCES} == {"translate-en-zh", "chat", "summarize", "qa",
+                                         "qa-paraphrase"}
     assert get_source("chitchat").wheels == (("chitchat-dataset", "0.9.0"),)

@@ -234,3 +234,22 @@ def test_add_missing_adds_only_pairs_the_bank_lacks(tiny: QAPredictor, tmp_path:
     again.set_bank(BANK, lexical=tiny.bank.lexical)
     again.apply_overlay(tmp_path)
     assert again.rank(["which bridge is the oldest"], k=1)[0][0].answer == "the stone bridge"
+
+
+def test_answer_side_lexical_score_follows_adds_and_removals(tiny: QAPredictor) -> None:
+    # Only the TF-IDF similarity to the stored answer counts: the RNN and question-side terms off.
+    config = replace(tiny.config, answer_weight=0.0, lexical_weight=1e-9,
+                     answer_lexical_weight=1.0)
+    predictor = QAPredictor(tiny.model, tiny.tokenizer, config)
+    predictor.set_bank(BANK, lexical=tiny.bank.lexical)
+    query = "the frozen ice cave of the north"  # shares words with the answer "ice" only
+    assert predictor.rank([query], k=1)[0][0].answer == "ice"
+    predictor.add_pair("what is the polar bear's home", "the north, a frozen ice cave")
+    assert predictor.rank([query], k=1)[0][0].answer == "the north, a frozen ice cave"
+    assert predictor.remove_pair("what is the polar bear's home") == 1
+    assert predictor.rank([query], k=1)[0][0].answer == "ice"
+    # the answer-side rows stay aligned with the entries after a removal in the middle
+    predictor.remove_pair("what colour is the sky")
+    snap = predictor.bank._snapshot
+    assert snap.answer_lexical.shape[0] == len(snap.entries) == snap.lexical.shape[0]
+    assert predictor.rank(["paris paris"], k=1)[0][0].answer == "paris"
