@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast lint data train-all evaluate-all bench bench-inference bench-e2e \
-	bench-training bench-scaling bench-all clean
+	bench-training bench-scaling bench-chat bench-all clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -76,8 +76,12 @@ bench-training: $(STAMP)
 bench-scaling: $(STAMP)
 	$(PY) -m bench.scaling
 
+## bench-chat: the chat model's tuned beam search against plain beam search (about 1 min)
+bench-chat: $(STAMP)
+	$(PY) -m bench.chat_decoding
+
 ## bench-all: every benchmark; results in bench/results (json, md, png)
-bench-all: bench bench-inference bench-training bench-e2e bench-scaling
+bench-all: bench bench-inference bench-training bench-e2e bench-scaling bench-chat
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
