@@ -14,6 +14,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -30,7 +31,7 @@ SAMPLE = [
 ]
 
 
-def _time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
+def _time(fn: Any, repeats: int) -> float:
     fn()  # warm-up (tracing, first-call allocations)
     times = []
     for _ in range(repeats):
