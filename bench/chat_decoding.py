@@ -11,16 +11,14 @@ step). Writes ``bench/results/chat_decoding.json`` and ``.md`` and prints the ta
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import RESULTS, machine, median_seconds, table, write_json, write_markdown
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MESSAGES = [
     "hello there",
     "how are you?",
@@ -31,16 +29,6 @@ MESSAGES = [
     "what kind of music do you listen to when you study?",
     "we went hiking in the mountains last weekend, it was beautiful",
 ]
-
-
-def _median_seconds(fn: Any, repeats: int) -> float:
-    fn()  # warm-up: tracing and XLA compilation of this shape
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def run(repeats: int, batches: list[int]) -> dict[str, Any]:
@@ -63,28 +51,23 @@ def run(repeats: int, batches: list[int]) -> dict[str, Any]:
         source, _ = predictor.encode_batch(texts)
         row: dict[str, Any] = {"batch": batch}
         for name, decoder in variants.items():
-            seconds = _median_seconds(lambda d=decoder, s=source: d.beam(s)[0].numpy(), repeats)
+            seconds = median_seconds(lambda d=decoder, s=source: d.beam(s)[0].numpy(), repeats)
             row[f"{name}_ms_per_request"] = round(1000 * seconds / batch, 2)
         row["tuned_over_plain"] = round(row["tuned_ms_per_request"]
                                         / row["plain_ms_per_request"], 2)
         rows.append(row)
         print(row, flush=True)
     return {"task": "chat", "version": predictor.version, "beam_size": 4, "repeats": repeats,
-            "decoding": tuned, "load_average": os.getloadavg(), "rows": rows}
+            "decoding": tuned, "machine": machine(), "rows": rows}
 
 
 def write_outputs(result: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "chat_decoding.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "| batch | plain beam: ms/request (median) | tuned beam: ms/request (median) "
-        "| tuned / plain |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {r['batch']} | {r['plain_ms_per_request']} | {r['tuned_ms_per_request']} "
-              f"| {r['tuned_over_plain']}x |" for r in result["rows"]]
-    (out / "chat_decoding.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_json("chat_decoding", result, out)
+    write_markdown("chat_decoding", table(
+        ["batch", "plain beam: ms/request (median)", "tuned beam: ms/request (median)",
+         "tuned / plain"],
+        [[r["batch"], r["plain_ms_per_request"], r["tuned_ms_per_request"],
+          f"{r['tuned_over_plain']}x"] for r in result["rows"]]), out)
 
 
 def main() -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 from pathlib import Path
-from typing import Any
+
+from bench.common import median_seconds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,16 +30,6 @@ SAMPLE = [
 ]
 
 
-def _time(fn: Any, repeats: int) -> float:
-    fn()  # warm-up (tracing, first-call allocations)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def run(task: str, repeats: int, xla: bool, batches: list[int]) -> dict:
     from model.predictor import load
     from model.seq2seq import CompiledDecoder, eager_greedy
@@ -52,15 +41,15 @@ def run(task: str, repeats: int, xla: bool, batches: list[int]) -> dict:
         texts = [SAMPLE[i % len(SAMPLE)] for i in range(batch)]
         source, _ = predictor.encode_batch(texts)
         row: dict = {"batch": batch}
-        eager_s = _time(lambda s=source: eager_greedy(predictor.model, s, max_len),
+        eager_s = median_seconds(lambda s=source: eager_greedy(predictor.model, s, max_len),
                         max(1, repeats // 2))
         row["eager_ms_per_request"] = 1000 * eager_s / batch
         compiled = CompiledDecoder(predictor.model, max_len)
-        row["compiled_ms_per_request"] = 1000 * _time(
+        row["compiled_ms_per_request"] = 1000 * median_seconds(
             lambda s=source, d=compiled: d.greedy(s)[0].numpy(), repeats) / batch
         if xla:
             jit = CompiledDecoder(predictor.model, max_len, jit_compile=True)
-            row["xla_ms_per_request"] = 1000 * _time(
+            row["xla_ms_per_request"] = 1000 * median_seconds(
                 lambda s=source, d=jit: d.greedy(s)[0].numpy(), repeats) / batch
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -271,9 +271,12 @@ def dev_weights(predictor: Any, bank: Pairs, dev: Pairs,
     """Re-embed the bank; the (exact match, answer weight, lexical weight) best on dev (the
     best answer-lexical weight is set in the predictor's config too)."""
     from model.evaluate import qa_metrics
+    from model.tokenizer import normalize
 
     predictor.set_bank(bank)
     answerable = [(q, a) for q, a in dev if a != NOT_IN_BANK]
+    texts = [normalize(q) for q, _ in answerable]
+    queries = predictor.embedder.questions(texts)  # once: only the weights change below
     best = (-1.0, 0.0, 0.0, 0.0)
     for lexical in lexical_weights:
         for answer_lexical in answer_lexical_weights if lexical else (0.0,):
@@ -281,8 +284,8 @@ def dev_weights(predictor: Any, bank: Pairs, dev: Pairs,
                 predictor.config = replace(predictor.config, answer_weight=weight,
                                            lexical_weight=lexical,
                                            answer_lexical_weight=answer_lexical)
-                ranked = [[c.answer for c in row]
-                          for row in predictor.rank([q for q, _ in answerable])]
+                hits = predictor.bank.search(queries, texts, predictor.config, 5)
+                ranked = [[entry.answer for entry, _ in row] for row in hits]
                 score = qa_metrics([a for _, a in answerable], ranked)["exact_match"]
                 if score > best[0]:
                     best = (score, weight, lexical, answer_lexical)

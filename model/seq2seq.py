@@ -246,10 +246,10 @@ class CompiledDecoder:
         # source approximates p(T); subtracting it over the first tokens favours replies that
         # depend on the message over ones that fit any message.
         antilm = self.antilm_weight > 0.0 and self.antilm_steps > 0
-        null_source = tf.fill([batch * k, 1], EOS_ID)
-        null_memory, null_state, null_mask = memory, state, mask
+        null_source, null_memory, null_state, null_mask = tiled_source, memory, state, mask
         null_keys = keys
         if antilm:
+            null_source = tf.fill([batch * k, 1], EOS_ID)
             null_memory, null_state, null_mask = model.encode(null_source)
             null_keys = model.decoder.attention.project_keys(null_memory)
         limit = self._limit(source)
