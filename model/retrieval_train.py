@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -67,8 +66,6 @@ class QATrainOptions:
     pivot_pairs: int = 30_000
     srai_repeat: int = 5  # oversample the AIML question paraphrases (chat-domain, hand-written)
     real_share: float = 1 / 3  # share of real paraphrases in a paraphrase batch (rest: noisy)
-    synonym_per_text: int = 2  # WordNet synonym-replacement paraphrases per English text (0: off)
-    synonym_chat_texts: int = 10_000  # short chat turns paraphrased besides bank and AIML ones
     vocab_size: int = 8000
     freeze_embedding: bool = False  # True keeps the PPMI-SVD vectors as they are
     ppmi_texts: int = 120_000  # extra monolingual corpus texts (chat, descriptions) for PPMI
@@ -124,88 +121,6 @@ def noisy_copy(text: str, rng: random.Random) -> str:
         i = rng.randrange(len(units) - 1)
         units[i], units[i + 1] = units[i + 1], units[i]
     return ("" if " " not in text.strip() else " ").join(units)
-
-
-_WORD = re.compile(r"^(\W*)([A-Za-z][A-Za-z'-]*)(\W*)$")
-# WordNet's "morphy" detachment rules: inflected ending -> base ending
-_DETACH = (("ies", "y"), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
-           ("men", "man"), ("est", ""), ("est", "e"), ("er", ""), ("er", "e"), ("ing", ""),
-           ("ing", "e"), ("ed", ""), ("ed", "e"), ("es", ""), ("es", "e"), ("s", ""))
-
-
-class Substitutes:
-    """English word substitutes (WordNet, ``tasks/qa-lexicon``) for synonym-replacement
-    paraphrases (EDA, Wei & Zou 2019): "what is the loudest animal" -> "what is the loudest
-    creature", "which dogs are tallest" -> "which canine are tallest".
-
-    Only substitutes whose words all occur in ``vocabulary`` (the project's own corpora) are
-    kept, so rare senses and jargon ("cachinnation") do not flood the pairs; stop words are
-    never replaced. An inflected word is looked up by its base form (``base`` rows of the
-    lexicon, then WordNet's suffix rules); the substitute is written in its base form.
-    """
-
-    def __init__(self, rows: Sequence[tuple[str, str]], vocabulary: set[str]) -> None:
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-        self.stop = set(ENGLISH_STOP_WORDS) | {"s", "t", "don", "tell", "like", "know"}
-        self.options: dict[str, list[str]] = defaultdict(list)
-        self.base: dict[str, str] = {}
-        for word, other in rows:
-            if " " not in word and " " in other:
-                continue  # one word -> phrase: mostly glosses like "express mirth"
-            if all(w in vocabulary for w in other.split()) and other not in self.stop:
-                self.options[word].append(other)
-            if " " not in other and word not in self.base:
-                self.base[word] = other  # first row wins; only used when `word` has no options
-
-    def lookup(self, word: str) -> list[str]:
-        """Substitutes of ``word`` (lower-case), through its base form when inflected."""
-        if word in self.stop or len(word) < 3:
-            return []
-        if word in self.options:
-            return self.options[word]
-        candidates = [self.base.get(word, "")]
-        candidates += [word[: -len(end)] + new for end, new in _DETACH
-                       if word.endswith(end) and len(word) - len(end) >= 3]
-        for base in candidates:
-            if base and base in self.options:
-                return self.options[base]
-        return []
-
-    def paraphrase(self, text: str, rng: random.Random, max_changes: int = 3) -> str | None:
-        """``text`` with one to ``max_changes`` words replaced, or None when none can be."""
-        tokens = text.split()
-        slots = []
-        for i, token in enumerate(tokens):
-            match = _WORD.match(token)
-            if match and self.lookup(match.group(2).lower()):
-                slots.append(i)
-        if not slots:
-            return None
-        for i in rng.sample(slots, rng.randint(1, min(max_changes, len(slots)))):
-            lead, word, tail = _WORD.match(tokens[i]).groups()  # type: ignore[union-attr]
-            tokens[i] = lead + rng.choice(self.lookup(word.lower())) + tail
-        return " ".join(tokens)
-
-
-def synonym_paraphrases(texts: Sequence[tuple[str, str]], substitutes: Substitutes, per_text: int,
-                        seed: int) -> list[tuple[str, str, str]]:
-    """``(text, paraphrase, group)`` with up to ``per_text`` distinct paraphrases per
-    ``(text, group)``."""
-    rng = random.Random(seed)
-    out: list[tuple[str, str, str]] = []
-    for text, group in texts:
-        made = {text}
-        for _ in range(per_text * 2):
-            other = substitutes.paraphrase(text, rng)
-            if other is None:
-                break
-            if other not in made:
-                made.add(other)
-                out.append((text, other, group))
-            if len(made) > per_text:
-                break
-    return out
 
 
 def lexical_neighbours(questions: Sequence[str], k: int = 3) -> list[list[int]]:
@@ -493,7 +408,6 @@ def load_qa_data(options: QATrainOptions, data_dir: Path) -> QAData:
     srai = [(a, b, "srai:" + normalize_answer(b)) for a, b in
             _read(corpora / "tasks" / "qa-paraphrase" / "train.tsv")]
     paraphrases = same_answer_pairs(bank) + pivots + crosslingual + srai * options.srai_repeat
-    paraphrases += wordnet_pairs(options, corpora, bank, chat, srai)
     sample = random.Random(options.seed).sample(parallel, min(len(parallel), 30_000))
     texts = ([t for pair in bank for t in pair] + [t for pair in chat for t in pair]
              + [t for pair in sample for t in pair])
@@ -505,27 +419,6 @@ def load_qa_data(options: QATrainOptions, data_dir: Path) -> QAData:
     return QAData(bank, dev, _read(Path(options.test_file or FIXTURES / "paraphrases-test.tsv")),
                   _read(data_dir / "test.tsv"), chat, paraphrases, texts, parallel, monolingual,
                   low_test)
-
-
-def wordnet_pairs(options: QATrainOptions, corpora: Path, bank: Pairs, chat: Pairs,
-                  srai: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """Synonym-replacement paraphrases of the English bank questions, AIML patterns and short
-    chat turns; none when the WordNet lexicon is not built or ``synonym_per_text`` is 0."""
-    lexicon = _read(corpora / "tasks" / "qa-lexicon" / "train.tsv")
-    if not lexicon or options.synonym_per_text <= 0:
-        return []
-    english = lambda text: not any("\u3400" <= c <= "\u9fff" for c in text)  # noqa: E731
-    texts = [(q, normalize_answer(a)) for q, a in bank if english(q)]
-    texts += [(t, g) for a, b, g in srai for t in (a, b)]
-    short = [t for t, _ in chat if len(t.split()) <= 12 and english(t)]
-    texts += [(t, "syn:" + normalize_answer(t)) for t in short[: options.synonym_chat_texts]]
-    vocabulary = {w.strip(".,!?;:'\"()").lower() for text, _ in bank + chat for w in text.split()}
-    vocabulary |= {w for a, b, _ in srai for w in (a + " " + b).split()}
-    texts = list(dict.fromkeys(texts))
-    pairs = synonym_paraphrases(texts, Substitutes(lexicon, vocabulary),
-                                options.synonym_per_text, options.seed)
-    log.info("qa: %d WordNet paraphrases of %d English texts", len(pairs), len(texts))
-    return pairs
 
 
 def pseudo_bilingual_rows(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]],

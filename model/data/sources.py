@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.data import aiml, catalogs, chat, lohelp, manuals, qa, summarize, wordnet
+from model.data import aiml, catalogs, chat, lohelp, manuals, qa, summarize
 from model.data.fetch import (
     Artifact,
     PrivateApt,
@@ -141,7 +141,6 @@ CATALOG_WHEELS = (
 CHITCHAT_WHEEL = (("chitchat-dataset", "0.9.0"),)
 CHATTERBOT_WHEEL = (("chatterbot-corpus", "1.3.3"),)
 AIML_WHEEL = (("aiml", "0.9.2"),)
-WORDNET_DEBS = (("wordnet-base", "1:3.0-37"),)
 
 
 # --- extract functions (unpacked trees -> rows) ------------------------------------------------
@@ -219,10 +218,6 @@ def _extract_chatterbot_chat(f: Fetched) -> list[Row]:
 
 def _extract_chatterbot_qa(f: Fetched) -> list[Row]:
     return qa.chatterbot_qa_rows(_chatterbot_dir(f, "english") + _chatterbot_dir(f, "chinese"))
-
-
-def _extract_wordnet(f: Fetched) -> list[Row]:
-    return wordnet.wordnet_rows(f.debs["wordnet-base"] / "usr/share/wordnet")
 
 
 def _extract_aiml(f: Fetched) -> list[Row]:
@@ -396,14 +391,6 @@ SOURCES: tuple[SourceSpec, ...] = (
         _extract_aiml,
         wheels=AIML_WHEEL,
         description="ALICE AIML <srai> reductions: a question -> the question it means",
-    ),
-    SourceSpec(
-        "wordnet",
-        "qa-lexicon",
-        "WordNet 3.0 licence (permissive, Princeton University)",
-        _extract_wordnet,
-        debs=WORDNET_DEBS,
-        description="WordNet 3.0 synonyms, similar and one-level broader/narrower words",
     ),
 )
 

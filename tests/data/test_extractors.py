@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from model.data import aiml, catalogs, chat, lohelp, manuals, qa, summarize, wordnet
+from model.data import aiml, catalogs, chat, lohelp, manuals, qa, summarize
 
 
 def test_find_catalogs_prefers_mo_and_zh_cn_only(fixtures: Path) -> None:
@@ -200,24 +200,3 @@ def test_aiml_paraphrase_rows(fixtures: Path) -> None:
     assert sum(b.startswith("call me") for _a, b in pairs) == aiml.PER_SHAPE
     # a file that is not well-formed XML is skipped, not fatal
     assert all(g == "aiml/reduction" for *_x, g in rows)
-
-
-def test_wordnet_rows(fixtures: Path) -> None:
-    """Real WordNet 3.0 lines (a handful of synsets): synonyms of the first sense, similar
-    adjectives, one level up and down, irregular forms; each lemma in its usual part of speech."""
-    rows = wordnet.wordnet_rows(fixtures / "wordnet")
-    pairs = {(a, b): g for a, b, g in rows}
-    assert pairs[("big", "large")] == "wordnet/a/syn"
-    assert pairs[("big", "huge")] == "wordnet/a/similar"
-    assert pairs[("creature", "animal")] == "wordnet/n/syn"
-    assert pairs[("animal", "organism")] == "wordnet/n/hypernym"
-    assert pairs[("organism", "creature")] == "wordnet/n/hyponym"
-    assert pairs[("giggle", "laugh")] == "wordnet/v/hypernym"
-    assert pairs[("biggest", "big")] == "wordnet/a/base"
-    assert pairs[("animal", "animate being")] == "wordnet/n/syn"  # underscores -> spaces
-    # "call" is mostly a verb (name, label), so not read as the noun "telephone call"
-    assert pairs[("call", "name")] == "wordnet/v/syn"
-    assert not any(a == "call" and g.startswith("wordnet/n/") for a, b, g in rows)
-    # no adjective position markers, no self-pairs, no duplicates
-    assert not any("(" in a + b or a == b for a, b, _g in rows)
-    assert len(pairs) == len(rows)

@@ -33,12 +33,10 @@ from model.retrieval import (
 from model.retrieval_train import (
     ContrastiveTrainer,
     PairSampler,
-    Substitutes,
     choose_threshold,
     noisy_copy,
     qa_rank_fn,
     same_answer_pairs,
-    synonym_paraphrases,
 )
 from model.tasks import PRETRAINED_DIR
 from model.tokenizer import Tokenizer, TokenizerSpec
@@ -255,35 +253,3 @@ def test_answer_side_lexical_score_follows_adds_and_removals(tiny: QAPredictor) 
     snap = predictor.bank._snapshot
     assert snap.answer_lexical.shape[0] == len(snap.entries) == snap.lexical.shape[0]
     assert predictor.rank(["paris paris"], k=1)[0][0].answer == "paris"
-
-
-LEXICON = [("animal", "creature"), ("animal", "cachinnation"), ("big", "large"),
-           ("biggest", "big"), ("what", "which"), ("laugh", "giggle"), ("giggle", "express joy")]
-
-
-def test_synonym_replacement_paraphrases() -> None:
-    import random
-
-    vocabulary = {"creature", "large", "giggle", "which", "express", "joy"}
-    subs = Substitutes(LEXICON, vocabulary)
-    assert subs.lookup("animal") == ["creature"]  # "cachinnation" is not in the vocabulary
-    assert subs.lookup("animals") == ["creature"]  # suffix rules find the base form
-    assert subs.lookup("biggest") == ["large"]  # irregular form through the base row
-    assert subs.lookup("laughing") == ["giggle"]
-    assert subs.lookup("giggle") == []  # one word -> phrase rows are skipped
-    assert subs.lookup("what") == []  # stop words are never replaced
-    rng = random.Random(1)
-    outputs = {subs.paraphrase("What is the biggest animal?", rng) for _ in range(30)}
-    assert outputs == {"What is the large animal?", "What is the biggest creature?",
-                       "What is the large creature?"}  # punctuation and case kept
-    assert subs.paraphrase("What is the biggest animal?", rng, max_changes=1) \
-        != "What is the large creature?"
-    assert subs.paraphrase("who wrote hamlet", rng) is None
-    pairs = synonym_paraphrases([("what is the biggest animal", "g1"), ("who wrote hamlet", "g2")],
-                                subs, per_text=3, seed=0)
-    # two distinct rewrites exist (one or both words); each once, with its text's group
-    assert sorted(b for _a, b, _g in pairs) == sorted({b for _a, b, _g in pairs})
-    allowed = {"what is the large animal", "what is the biggest creature",
-               "what is the large creature"}
-    assert {b for _a, b, _g in pairs} <= allowed and len(pairs) >= 2
-    assert {(a, g) for a, _b, g in pairs} == {("what is the biggest animal", "g1")}
