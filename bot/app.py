@@ -44,7 +44,7 @@ from bot.handlers import (
     teaching,
 )
 from bot.handlers.errors import on_error
-from bot.inbox import DurableApplication, HoldingRequest, Inbox
+from bot.inbox import DurableApplication, HoldingQueue, HoldingRequest, Inbox
 from bot.services.container import build_services
 from bot.services.inference import ModelLoader
 from bot.texts import ADMIN_MENU, COMMAND_MENU, GROUP_MENU, LANGUAGES, PRIVATE_MENU
@@ -138,6 +138,8 @@ def build_application(
         builder = builder.request(request)
     polling_request = request if request is not None else HTTPXRequest(connection_pool_size=1)
     builder = builder.get_updates_request(HoldingRequest(polling_request, inbox))
+    # webhook: answer Telegram's POST only once the update is stored (bot/inbox.py)
+    builder = builder.update_queue(HoldingQueue(inbox, hold=bool(settings.webhook_url)))
     application: BotApplication = (
         builder
         .token(settings.token)

@@ -9,6 +9,11 @@ the new offset is stored (the admission handler marks it) or fully handled
 (``DurableApplication``). Storage takes milliseconds, so polling is barely delayed; after
 ``max_wait_s`` it goes on anyway (logged) rather than stall the bot. A batch that Telegram sends
 again after a crash is not answered twice: messages are stored once, by chat and message id.
+
+A webhook has the same gap: PTB's webhook handler answers Telegram's POST (200, "delivered")
+as soon as it has queued the update. ``HoldingQueue`` is the application's update queue; in
+webhook mode its ``put`` returns only once that update is stored or handled, so the 200 goes out
+after the message is in the database, and a bot killed before that gets the update again.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
@@ -49,11 +55,18 @@ class Inbox:
 
     async def settled(self, below: int) -> bool:
         """Wait until no fetched update below ``below`` is pending; False after max_wait_s."""
+        return await self._wait(lambda u: u < below)
+
+    async def stored(self, update_id: int) -> bool:
+        """Wait until update ``update_id`` is no longer pending; False after max_wait_s."""
+        return await self._wait(lambda u: u == update_id)
+
+    async def _wait(self, holds: Callable[[int], bool]) -> bool:
         deadline = time.monotonic() + self.max_wait_s
-        while any(u < below for u in self._pending):
+        while any(holds(u) for u in self._pending):
             left = deadline - time.monotonic()
             if left <= 0:
-                stuck = sorted(u for u in self._pending if u < below)
+                stuck = sorted(u for u in self._pending if holds(u))
                 log.warning("confirming %d update(s) to Telegram before they were stored "
                             "(waited %.0f s): %s", len(stuck), self.max_wait_s, stuck[:10])
                 self._pending.difference_update(stuck)
@@ -101,6 +114,25 @@ class HoldingRequest(BaseRequest):
             except (ValueError, TypeError, KeyError, AttributeError):
                 pass  # PTB reports a malformed response itself
         return code, payload
+
+
+class HoldingQueue(asyncio.Queue):
+    """The application's update queue. With ``hold`` (webhook mode), ``put`` of an update
+    returns once the bot has stored or handled it (at most the inbox's ``max_wait_s``), so
+    PTB's webhook handler answers Telegram only then; other items pass straight through."""
+
+    def __init__(self, inbox: Inbox, hold: bool = False) -> None:
+        super().__init__()
+        self.inbox = inbox
+        self.hold = hold
+
+    async def put(self, item: object) -> None:
+        if not (self.hold and isinstance(item, Update)):
+            await super().put(item)
+            return
+        self.inbox.fetched([item.update_id])
+        await super().put(item)
+        await self.inbox.stored(item.update_id)
 
 
 class DurableApplication(Application):

@@ -84,3 +84,48 @@ async def test_a_stuck_update_is_confirmed_after_the_wait_limit(caplog: Any) -> 
     assert await inbox.settled(7) is False
     assert inbox.pending == 0
     assert "before they were stored" in caplog.text
+
+
+def _update(update_id: int) -> Any:
+    from telegram import Update
+
+    return Update(update_id)
+
+
+async def test_webhook_put_returns_once_the_update_is_stored() -> None:
+    from bot.inbox import HoldingQueue
+
+    inbox = Inbox(max_wait_s=5)
+    queue = HoldingQueue(inbox, hold=True)
+    put = asyncio.create_task(queue.put(_update(7)))
+    await asyncio.sleep(0.05)
+    assert queue.qsize() == 1 and not put.done()  # queued, but the POST is not answered yet
+    assert inbox.pending == 1
+    inbox.done(7)
+    await asyncio.wait_for(put, 1)
+    assert inbox.pending == 0
+
+
+async def test_webhook_put_waits_for_its_own_update_only_and_gives_up_after_max_wait() -> None:
+    from bot.inbox import HoldingQueue
+
+    inbox = Inbox(max_wait_s=0.2)
+    queue = HoldingQueue(inbox, hold=True)
+    slow = asyncio.create_task(queue.put(_update(1)))
+    fast = asyncio.create_task(queue.put(_update(2)))
+    await asyncio.sleep(0.02)
+    inbox.done(2)
+    await asyncio.wait_for(fast, 1)  # not held back by update 1, still pending
+    assert not slow.done()
+    await asyncio.wait_for(slow, 1)  # update 1 never stored: answered after max_wait_s
+    assert inbox.pending == 0 and queue.qsize() == 2
+
+
+async def test_without_hold_put_does_not_wait() -> None:
+    from bot.inbox import HoldingQueue
+
+    inbox = Inbox(max_wait_s=5)
+    queue = HoldingQueue(inbox)  # polling: HoldingRequest holds the confirmation instead
+    await asyncio.wait_for(queue.put(_update(3)), 1)
+    await asyncio.wait_for(HoldingQueue(inbox, hold=True).put("not an update"), 1)
+    assert inbox.pending == 0

@@ -51,6 +51,22 @@ def test_updates_arrive_by_webhook_with_the_secret(bot: LiveBot) -> None:
     assert not bot.handle.calls("getUpdates")
 
 
+def test_the_webhook_answers_telegram_only_after_storing_the_message(bot: LiveBot) -> None:
+    """A bot killed right after answering 200 must not lose the message: Telegram does not send
+    a delivered update again, so the row must already be there when the POST returns."""
+    user, chat = bot.person("Oda")
+    update = {"update_id": 5 * 10**8, "message": {
+        "message_id": 4242, "date": 1_800_000_000, "text": "remember this one",
+        "chat": {"id": chat.id, "type": "private", "first_name": "Oda"},
+        "from": {"id": user.id, "is_bot": False, "first_name": "Oda"}}}
+    status, _ = bot.handle.post_to_webhook(update, SECRET)
+    assert status == 200
+    rows = bot.process.rows("SELECT text FROM messages WHERE chat_id=? AND message_id=4242",
+                            chat.id)
+    assert rows == [("remember this one",)]
+    bot.silence(chat)  # let the reply go out before the next test
+
+
 @pytest.mark.parametrize("secret", [None, "wrong-secret"])
 def test_requests_without_the_secret_are_refused(bot: LiveBot, secret: str | None) -> None:
     user, chat = bot.person("Lou")
