@@ -54,9 +54,11 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 
-def handlers() -> dict[int, list[BaseHandler[Any, BotContext, Any]]]:
-    """Every handler, by group; groups run in order and at most one handler per group fires."""
-    prompts = feedback.Prompts(on_edit=teaching.apply_edit)  # texts a 👎 or an edit waits for
+def handlers(prompts: feedback.Prompts | None = None
+             ) -> dict[int, list[BaseHandler[Any, BotContext, Any]]]:
+    """Every handler, by group; groups run in order and at most one handler per group fires.
+    ``prompts`` holds the texts a 👎 or an admin's edit waits for."""
+    prompts = prompts or feedback.Prompts(on_edit=teaching.apply_edit)
     return {
         # -2: allow-lists, before anything is stored
         -2: [TypeHandler(Update, gate.enforce_allow_lists)],
@@ -111,9 +113,13 @@ def build_application(
     ``loader`` and ``request`` replace the model loader and the HTTP layer in unit tests.
     """
 
+    prompts = feedback.Prompts(on_edit=teaching.apply_edit)
+
     async def post_init(application: BotApplication) -> None:
         services = await build_services(settings, loader)
         application.bot_data.services = services
+        if restored := await prompts.restore(services.learning):
+            log.info("%d correction/edit prompt(s) still waiting for their text", restored)
         await register_commands(application)
         await answer_interrupted(application, settings.recovery_window_s)
         await models.start_retraining(application)
@@ -153,7 +159,7 @@ def build_application(
         .build()
     )
     application.bot_data.inbox = inbox
-    for group, members in handlers().items():
+    for group, members in handlers(prompts).items():
         application.add_handlers(members, group=group)
     application.add_error_handler(on_error)
     return application

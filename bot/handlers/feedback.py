@@ -3,8 +3,9 @@
 After a 👎 the bot asks "what should I have said?" (a ForceReply). The user's reply to that
 prompt, or their next plain message in that chat within ``WAIT_S``, becomes a correction
 pending review; it is not sent to the models. An admin's "Edit" in /review waits for the
-admin's text the same way. The waits live in memory: after a restart, a reply to an old
-prompt is answered as ordinary text.
+admin's text the same way. The waits are kept in memory (message filters are synchronous) and
+written through to ``pending_prompts``, so after a restart a reply to a prompt of the last two
+days is still taken as the correction or edit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from telegram import ForceReply, Message, ReplyParameters, Update
 from telegram.ext import filters
@@ -25,6 +27,9 @@ from bot.handlers.keyboards import parse_rating
 from bot.handlers.outgoing import respond
 from bot.services.conversation import Reply
 from bot.texts import pick_language, say
+
+if TYPE_CHECKING:
+    from bot.services.learning import Learning
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,7 @@ class Awaited:
     kind: Kind
     target_id: int  # the answer's row id, or the correction's id
     prompt_message_id: int | None
-    deadline: float
+    deadline: float  # wall-clock (time.time()), so that it means the same after a restart
 
 
 class _Awaiting(filters.MessageFilter):
@@ -71,22 +76,34 @@ class Prompts:
         self.filter = _Awaiting(self)
         self.on_edit = on_edit
 
-    def expect(self, chat_id: int, user_id: int, kind: Kind, target_id: int,
-               prompt_message_id: int | None) -> None:
-        self._waiting[(chat_id, user_id)] = Awaited(kind, target_id, prompt_message_id,
-                                                    time.monotonic() + WAIT_S)
+    async def restore(self, learning: Learning) -> int:
+        """Load the prompts still open from the database (at start-up); returns how many."""
+        for row in await learning.open_prompts():
+            kind: Kind = "edit" if row.kind == "edit" else "correction"
+            self._waiting[(row.chat_id, row.user_id)] = Awaited(
+                kind, row.target_id, row.prompt_message_id, row.deadline.timestamp())
+        return len(self._waiting)
+
+    async def expect(self, learning: Learning, chat_id: int, user_id: int, kind: Kind,
+                     target_id: int, prompt_message_id: int | None) -> None:
+        deadline = time.time() + WAIT_S
+        self._waiting[(chat_id, user_id)] = Awaited(kind, target_id, prompt_message_id, deadline)
+        await learning.save_prompt(chat_id, user_id, kind, target_id, prompt_message_id,
+                                   datetime.fromtimestamp(deadline, UTC))
 
     def peek(self, chat_id: int, user_id: int, replied_id: int | None) -> Awaited | None:
         awaited = self._waiting.get((chat_id, user_id))
         if awaited is None:
             return None
-        if time.monotonic() > awaited.deadline and replied_id != awaited.prompt_message_id:
-            del self._waiting[(chat_id, user_id)]
-            return None
+        if time.time() > awaited.deadline and replied_id != awaited.prompt_message_id:
+            return None  # kept: a reply to the prompt itself still counts later
         return awaited
 
-    def take(self, chat_id: int, user_id: int) -> Awaited | None:
-        return self._waiting.pop((chat_id, user_id), None)
+    async def take(self, learning: Learning, chat_id: int, user_id: int) -> Awaited | None:
+        awaited = self._waiting.pop((chat_id, user_id), None)
+        if awaited is not None:
+            await learning.drop_prompt(chat_id, user_id)
+        return awaited
 
     def forget_user(self, user_id: int) -> None:
         for key in [k for k in self._waiting if k[1] == user_id]:
@@ -120,12 +137,13 @@ class Prompts:
                 reply_parameters=ReplyParameters(message.message_id,
                                                  allow_sending_without_reply=True),
                 reply_markup=ForceReply(selective=True))
-            self.expect(chat.id, user.id, "correction", answer.row_id, prompt.message_id)
+            await self.expect(context.services.learning, chat.id, user.id, "correction",
+                              answer.row_id, prompt.message_id)
 
     async def receive(self, update: Update, context: BotContext) -> None:
         """The text a prompt waited for: a correction to store, or an admin's edit."""
         turn = context.current_turn
-        awaited = self.take(turn.chat_id, turn.user_id)
+        awaited = await self.take(context.services.learning, turn.chat_id, turn.user_id)
         text = strip_mention(turn.text or "", context.bot.username)
         if awaited is not None and awaited.kind == "edit":
             await self.on_edit(update, context, awaited.target_id, text)

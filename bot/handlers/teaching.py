@@ -88,7 +88,8 @@ class ReviewButtons:
                 reply_parameters=ReplyParameters(query.message.message_id,
                                                  allow_sending_without_reply=True),
                 reply_markup=ForceReply(selective=True))
-            self.prompts.expect(chat.id, user.id, "edit", correction_id, prompt.message_id)
+            await self.prompts.expect(learning, chat.id, user.id, "edit", correction_id,
+                                      prompt.message_id)
             return f"edit #{correction_id} asked"
         status, outcome = "", f"page {position}"
         if action == "a" and correction_id is not None:

@@ -12,11 +12,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.services.commands import command_argument, parse_translate
 from bot.services.inference import InferenceService, TaskUnavailable, TextModel
 from bot.storage.db import Database
 from bot.storage.learning import APPROVED, REJECTED
+from bot.storage.models import PendingPrompt, utcnow
 from bot.storage.records import CorrectionRecord, RatedAnswer
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 QA = "qa"
 TEACH, CORRECTION = "teach", "correction"
 UP, DOWN = 1, -1
+PROMPT_MAX_AGE = timedelta(days=2)  # a prompt older than this is forgotten at start-up
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,22 @@ class Learning:
     async def add_correction(self, answer_row_id: int, user_id: int, text: str) -> int:
         async with self.db.unit_of_work() as uow:
             return await uow.corrections.add(answer_row_id, user_id, text)
+
+    # -- prompts waiting for a user's text (bot/handlers/feedback.py) ------------------------
+    async def save_prompt(self, chat_id: int, user_id: int, kind: str, target_id: int,
+                          prompt_message_id: int | None, deadline: datetime) -> None:
+        async with self.db.unit_of_work() as uow:
+            await uow.prompts.save(chat_id, user_id, kind, target_id, prompt_message_id,
+                                   deadline)
+
+    async def drop_prompt(self, chat_id: int, user_id: int) -> None:
+        async with self.db.unit_of_work() as uow:
+            await uow.prompts.delete(chat_id, user_id)
+
+    async def open_prompts(self, max_age: timedelta = PROMPT_MAX_AGE) -> list[PendingPrompt]:
+        """The prompts still waiting (at most ``max_age`` old; older ones are deleted)."""
+        async with self.db.unit_of_work() as uow:
+            return await uow.prompts.since(utcnow() - max_age)
 
     # -- teaching ---------------------------------------------------------------------------
     async def teach(self, question: str, answer: str, author_id: int | None) -> Taught:

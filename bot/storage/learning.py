@@ -17,6 +17,7 @@ from bot.storage.models import (
     Feedback,
     ForgottenUser,
     Message,
+    PendingPrompt,
     RetrainRun,
     TaughtPair,
     User,
@@ -239,6 +240,7 @@ class PrivacyRepository:
         for name, statement in (
             ("feedback", sa.delete(Feedback).where(Feedback.user_id == user_id)),
             ("corrections", sa.delete(Correction).where(Correction.user_id == user_id)),
+            ("prompts", sa.delete(PendingPrompt).where(PendingPrompt.user_id == user_id)),
             ("replies", sa.delete(Message).where(Message.in_reply_to_id.in_(mine))),
             ("messages", sa.delete(Message).where(Message.user_id == user_id)),
         ):
@@ -260,6 +262,32 @@ class PrivacyRepository:
 
     async def is_forgotten(self, user_id: int) -> bool:
         return await self.session.get(ForgottenUser, user_id) is not None
+
+
+class PromptRepository:
+    """Prompts waiting for a user's text (one per chat and user; a new one replaces it)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def save(self, chat_id: int, user_id: int, kind: str, target_id: int,
+                   prompt_message_id: int | None, deadline: datetime) -> None:
+        values = {"kind": kind, "target_id": target_id, "prompt_message_id": prompt_message_id,
+                  "deadline": deadline, "created_at": utcnow()}
+        await self.session.execute(
+            sqlite_insert(PendingPrompt).values(chat_id=chat_id, user_id=user_id, **values)
+            .on_conflict_do_update(index_elements=[PendingPrompt.chat_id, PendingPrompt.user_id],
+                                   set_=values))
+
+    async def delete(self, chat_id: int, user_id: int) -> None:
+        await self.session.execute(sa.delete(PendingPrompt).where(
+            PendingPrompt.chat_id == chat_id, PendingPrompt.user_id == user_id))
+
+    async def since(self, created_after: datetime) -> list[PendingPrompt]:
+        """The prompts created after ``created_after``; older ones are deleted."""
+        await self.session.execute(
+            sa.delete(PendingPrompt).where(PendingPrompt.created_at <= created_after))
+        return list((await self.session.scalars(sa.select(PendingPrompt))).all())
 
 
 class InsightRepository:

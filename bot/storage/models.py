@@ -2,7 +2,8 @@
 
 Core (issue #4): users, chats (with their settings), messages (incoming and outgoing).
 Learning loop (issue #5), created now so that feature only adds code: feedback, corrections,
-taught_pairs, audit_log, retrain_runs, forgotten_users.
+taught_pairs, audit_log, retrain_runs, forgotten_users. pending_prompts (migration 0003): the
+"what should I have said?" and /review Edit prompts still waiting for their text.
 """
 
 from __future__ import annotations
@@ -215,3 +216,18 @@ class ForgottenUser(Base):
 
     user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     forgotten_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingPrompt(Base):
+    """A prompt waiting for a user's next text in a chat (bot/handlers/feedback.py), kept so
+    that a reply to it after a restart is still taken as the correction or edit."""
+
+    __tablename__ = "pending_prompts"
+
+    chat_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # "correction" or "edit"
+    target_id: Mapped[int] = mapped_column(sa.Integer)  # the answer's row id / the correction
+    prompt_message_id: Mapped[int | None]
+    deadline: Mapped[datetime]  # after it, only a reply to the prompt itself counts
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,6 +14,7 @@ from bot.storage.learning import (
     FeedbackRepository,
     InsightRepository,
     PrivacyRepository,
+    PromptRepository,
     TaughtPairRepository,
 )
 from bot.storage.models import Chat, Message, User, utcnow
@@ -230,3 +231,4 @@ class UnitOfWork:
         self.taught = TaughtPairRepository(session)
         self.privacy = PrivacyRepository(session)
         self.insights = InsightRepository(session)
+        self.prompts = PromptRepository(session)

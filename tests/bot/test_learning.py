@@ -166,6 +166,23 @@ async def test_thumbs_down_asks_and_the_next_message_becomes_a_correction(
     assert await harness.send(ALICE, "/ask what is rnn") == ["A recurrent neural network."]
 
 
+async def test_a_prompt_survives_a_restart(make_harness: HarnessFactory) -> None:
+    """The 👎 prompt is written through to pending_prompts: a bot started again on the same
+    database still takes the user's next text as the correction, once."""
+    first, _ = await start(make_harness)
+    answer = await ask(first, ALICE, "who made you")
+    await press(first, ALICE, answer["message"], "fb:-")
+    assert len(await first.rows("SELECT * FROM pending_prompts")) == 1
+    second, _ = await start(make_harness)  # a new process on the same database
+    second.chatter = first.chatter  # Telegram's message ids go on where they were
+    replies = await second.send(ALICE, "The people who run me trained me.")
+    assert replies == ["Thank you! An admin will review your correction before I learn it."]
+    rows = await second.rows("SELECT user_id, text FROM corrections")
+    assert [tuple(r) for r in rows] == [(ALICE.id, "The people who run me trained me.")]
+    assert await second.rows("SELECT * FROM pending_prompts") == []
+    assert await second.send(ALICE, "/ask what is rnn") == ["A recurrent neural network."]
+
+
 async def test_in_groups_a_reply_to_the_prompt_is_the_correction(
         make_harness: HarnessFactory) -> None:
     harness, _ = await start(make_harness)

@@ -12,6 +12,7 @@ USER_TABLES = {
     "users": "id = :u", "chats": "id = :u", "messages": "user_id = :u",
     "feedback": "user_id = :u", "corrections": "user_id = :u",
     "taught_pairs": "author_id = :u", "audit_log": "user_id = :u OR chat_id = :u",
+    "pending_prompts": "user_id = :u",
 }
 
 
@@ -70,6 +71,19 @@ async def test_forgetme_deletes_every_row_of_the_user_and_only_theirs(
     # she can use the bot again; nothing old of hers comes back
     assert await harness.send(ALICE, "/ask what is rnn") == ["A recurrent neural network."]
     assert (await user_rows(harness, ALICE.id))["messages"] == 1
+
+
+async def test_forgetme_closes_an_open_correction_prompt(make_harness: HarnessFactory) -> None:
+    harness, _ = await start(make_harness)
+    answer = await ask(harness, ALICE, "who made you?")
+    await press(harness, ALICE, answer["message"], "fb:-")  # "what should I have said?"
+    assert (await user_rows(harness, ALICE.id))["pending_prompts"] == 1
+    await harness.send(ALICE, "/forgetme")
+    [[yes, _]] = last_sent(harness)["params"]["reply_markup"]["inline_keyboard"]
+    await press(harness, ALICE, last_sent(harness)["message"], yes["callback_data"])
+    assert (await user_rows(harness, ALICE.id))["pending_prompts"] == 0
+    await harness.send(ALICE, "my friends made you")  # an ordinary message now
+    assert await harness.rows("SELECT * FROM corrections") == []
 
 
 async def test_forgetme_cancel_deletes_nothing(make_harness: HarnessFactory) -> None:
