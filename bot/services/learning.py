@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 QA = "qa"
 TEACH, CORRECTION = "teach", "correction"
 UP, DOWN = 1, -1
-PROMPT_MAX_AGE = timedelta(days=2)  # a prompt older than this is forgotten at start-up
+PROMPT_MAX_AGE = timedelta(days=2)  # a prompt past its deadline by more is forgotten at start-up
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,10 @@ class Learning:
             await uow.prompts.delete(chat_id, user_id)
 
     async def open_prompts(self, max_age: timedelta = PROMPT_MAX_AGE) -> list[PendingPrompt]:
-        """The prompts still waiting (at most ``max_age`` old; older ones are deleted)."""
+        """The prompts still waiting (deadline at most ``max_age`` ago; older ones are
+        deleted)."""
         async with self.db.unit_of_work() as uow:
-            return await uow.prompts.since(utcnow() - max_age)
+            return await uow.prompts.open_since(utcnow() - max_age)
 
     # -- teaching ---------------------------------------------------------------------------
     async def teach(self, question: str, answer: str, author_id: int | None) -> Taught:

@@ -273,7 +273,7 @@ class PromptRepository:
     async def save(self, chat_id: int, user_id: int, kind: str, target_id: int,
                    prompt_message_id: int | None, deadline: datetime) -> None:
         values = {"kind": kind, "target_id": target_id, "prompt_message_id": prompt_message_id,
-                  "deadline": deadline, "created_at": utcnow()}
+                  "deadline": deadline}
         await self.session.execute(
             sqlite_insert(PendingPrompt).values(chat_id=chat_id, user_id=user_id, **values)
             .on_conflict_do_update(index_elements=[PendingPrompt.chat_id, PendingPrompt.user_id],
@@ -283,10 +283,10 @@ class PromptRepository:
         await self.session.execute(sa.delete(PendingPrompt).where(
             PendingPrompt.chat_id == chat_id, PendingPrompt.user_id == user_id))
 
-    async def since(self, created_after: datetime) -> list[PendingPrompt]:
-        """The prompts created after ``created_after``; older ones are deleted."""
+    async def open_since(self, deadline_after: datetime) -> list[PendingPrompt]:
+        """The prompts whose deadline is after ``deadline_after``; older ones are deleted."""
         await self.session.execute(
-            sa.delete(PendingPrompt).where(PendingPrompt.created_at <= created_after))
+            sa.delete(PendingPrompt).where(PendingPrompt.deadline <= deadline_after))
         return list((await self.session.scalars(sa.select(PendingPrompt))).all())
 
 

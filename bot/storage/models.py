@@ -230,4 +230,3 @@ class PendingPrompt(Base):
     target_id: Mapped[int] = mapped_column(sa.Integer)  # the answer's row id / the correction
     prompt_message_id: Mapped[int | None]
     deadline: Mapped[datetime]  # after it, only a reply to the prompt itself counts
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

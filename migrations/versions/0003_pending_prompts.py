@@ -24,7 +24,6 @@ def upgrade() -> None:
         sa.Column("target_id", sa.Integer(), nullable=False),
         sa.Column("prompt_message_id", sa.BigInteger(), nullable=True),
         sa.Column("deadline", sa.DateTime(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("chat_id", "user_id", name=op.f("pk_pending_prompts")),
     )
 
