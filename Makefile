@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint data train-all evaluate-all bench bench-inference bench-e2e \
+.PHONY: run test test-fast check-model-tests lint data train-all evaluate-all bench bench-inference bench-e2e \
 	bench-training bench-scaling bench-chat bench-all clean
 
 $(STAMP): pyproject.toml
@@ -22,9 +22,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## test-fast: everything but the slow real-training tests
+## test-fast: the inner loop (under 2 min): no TensorFlow, no bot or server processes
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	TESTS_WITHOUT_TF=1 $(PY) -m pytest -q -m "not e2e and not slow and not tf" --ignore=tests/e2e
+
+## check-model-tests: the model tests 5 times with different data-order seeds, all green
+check-model-tests: $(STAMP)
+	PY=$(PY) tests/check_model_tests.sh 5
 
 ## lint: ruff and mypy
 lint: $(STAMP)

@@ -40,6 +40,9 @@ from model.retrieval_train import (
 )
 from model.tasks import PRETRAINED_DIR
 from model.tokenizer import Tokenizer, TokenizerSpec
+from tests.model.seeding import DATA_SEED, seeded
+
+pytestmark = pytest.mark.tf  # builds or trains TensorFlow models
 
 REPO = Path(__file__).resolve().parents[2]
 BANK = [
@@ -63,14 +66,12 @@ TINY = QAConfig(embed_dim=24, units=24, output_dim=32, dropout=0.0, max_question
 @pytest.fixture(scope="module")
 def tiny() -> QAPredictor:
     """A tiny dual encoder trained for a few seconds on the synthetic bank (RNN only)."""
-    import keras
-
-    keras.utils.set_random_seed(3)
+    seeded(3)
     texts = [t for pair in BANK for t in pair] * 4
     tokenizer = Tokenizer.train(texts, TokenizerSpec(vocab_size=400))
     config = replace(TINY, vocab_size=tokenizer.vocab_size)
     model = DualEncoder.from_config_object(config)
-    sampler = PairSampler(BANK, [], same_answer_pairs(BANK), seed=3, cluster=2)
+    sampler = PairSampler(BANK, [], same_answer_pairs(BANK), seed=3 + DATA_SEED, cluster=2)
     trainer = ContrastiveTrainer(model, tokenizer, config, sampler, batch_size=12,
                                  learning_rate=1e-2)
     trainer.run(60)

@@ -30,6 +30,9 @@ from model.router import (
 from model.router_train import HELDOUT, heldout_report, read_heldout
 from model.tasks import PRETRAINED_DIR
 from model.tokenizer import Tokenizer, TokenizerSpec
+from tests.model.seeding import DATA_SEED, seeded
+
+pytestmark = pytest.mark.tf  # builds or trains TensorFlow models
 
 PARAGRAPH_EN = ("The package provides a small daemon that watches a directory and uploads every "
                 "new file to a remote server. It retries failed uploads, keeps a log of what was "
@@ -116,8 +119,8 @@ def _tiny_sources() -> IntentSources:
 def test_tiny_router_learns_and_round_trips(tmp_path: Path) -> None:
     import keras
 
-    keras.utils.set_random_seed(1)
-    examples = build_intent_examples(_tiny_sources(), per_label=120, seed=1)
+    seeded(1)
+    examples = build_intent_examples(_tiny_sources(), per_label=120, seed=1 + DATA_SEED)
     assert {e.label for e in examples} == set(LABELS)
     tokenizer = Tokenizer.train([e.text for e in examples], TokenizerSpec(vocab_size=800))
     config = RouterConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, units=16, hidden=16,
