@@ -1,32 +1,21 @@
-"""The real model loader: ``model.predictor`` (the only thing the bot imports from ``model``)."""
+"""The real model loader: ``model.api.load`` (``model.api`` is all the bot imports of ``model``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from bot.services.inference import ModelLoader, TaskUnavailable
+from model.api import ModelSettings, RegistryError, TextModel, load
 
-from bot.services.inference import ModelLoader, TaskUnavailable, TextModel
 
-
-def predictor_loader(model_dir: Path | None, qa_user_dir: Path | None = None) -> ModelLoader:
+def predictor_loader(settings: ModelSettings) -> ModelLoader:
     """A loader for the inference service; unknown or untrained tasks raise TaskUnavailable.
 
-    ``qa_user_dir`` keeps the question-answer pairs added at run time (with the bot's data).
+    It runs in the service's loading thread: TensorFlow's import takes seconds.
     """
 
-    def load(task: str, version: str | None) -> TextModel:
-        # Imported here, in the loading thread: TensorFlow's import takes seconds.
-        from model.predictor import RegistryError
-        from model.predictor import load as load_predictor
-
+    def load_version(task: str, version: str | None) -> TextModel:
         try:
-            predictor: TextModel
-            if task == "qa":
-                predictor = load_predictor(task, version=version, model_dir=model_dir,
-                                           user_dir=qa_user_dir)
-            else:
-                predictor = load_predictor(task, version=version, model_dir=model_dir)
+            return load(task, settings, version)
         except (RegistryError, KeyError) as exc:
             raise TaskUnavailable(str(exc).strip("'\"")) from exc
-        return predictor
 
-    return load
+    return load_version
