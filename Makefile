@@ -30,10 +30,13 @@ test-fast: $(STAMP)
 check-model-tests: $(STAMP)
 	PY=$(PY) tests/check_model_tests.sh 5
 
-## lint: ruff and mypy
+## lint: ruff and mypy (the bot -> model seam, model.api and what it exposes, with --strict)
+STRICT := model/api.py model/predictor.py model/prediction.py model/settings.py \
+	model/loading.py model/registry.py model/task_specs.py model/config.py
 lint: $(STAMP)
 	$(PY) -m ruff check bot model tests bench
 	$(PY) -m mypy
+	$(PY) -m mypy --strict --follow-imports=silent $(STRICT)
 
 ## data: download and build every corpus into data/corpora (cached; re-runs are quick)
 data: $(STAMP)

@@ -32,12 +32,12 @@ MESSAGES = [
 
 
 def run(repeats: int, batches: list[int]) -> dict[str, Any]:
-    from model.predictor import configure_threads, load
+    from model.predictor import load_seq2seq
     from model.seq2seq import CompiledDecoder
-    from model.tasks import get_task
+    from model.settings import settings_from_env
+    from model.task_specs import get_task
 
-    configure_threads()
-    predictor = load("chat")
+    predictor = load_seq2seq("chat", settings_from_env())
     tuned = get_task("chat").decoding
     max_len = predictor.config.max_target_len
     variants = {

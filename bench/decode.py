@@ -31,10 +31,11 @@ SAMPLE = [
 
 
 def run(task: str, repeats: int, xla: bool, batches: list[int]) -> dict:
-    from model.predictor import load
+    from model.predictor import load_seq2seq
     from model.seq2seq import CompiledDecoder, eager_greedy
+    from model.settings import settings_from_env
 
-    predictor = load(task, beam_size=1)
+    predictor = load_seq2seq(task, settings_from_env(), beam_size=1)
     max_len = predictor.config.max_target_len
     rows = []
     for batch in batches:

@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +81,13 @@ async def closed_loop(call: Callable[[str], Awaitable[Any]], clients: int, per_c
 
 async def measure(task: str, levels: list[int], budget_s: float) -> dict[str, Any]:
     from bot.services.inference import InferenceService
-    from model.predictor import load
+    from model.predictor import load_seq2seq
     from model.seq2seq import eager_greedy
+    from model.settings import settings_from_env
 
     model_dir = Path(tempfile.mkdtemp(prefix="bench-inference-"))
-    predictor = load(task, model_dir=model_dir, beam_size=1, jit_compile=True)
+    settings = replace(settings_from_env(model_dir), xla=True)
+    predictor = load_seq2seq(task, settings, beam_size=1)
     max_len = predictor.config.max_target_len
 
     def naive(text: str) -> str:

@@ -67,7 +67,7 @@ def throughput(directory: Path, steps: int) -> dict[str, Any]:
 
     from model.artifact import load_config
     from model.seq2seq import Seq2Seq, masked_accuracy, masked_nll
-    from model.tasks import get_task
+    from model.task_specs import get_task
 
     card = json.loads((directory / "card.json").read_text())
     spec = get_task(card["task"])
@@ -112,9 +112,10 @@ def throughput(directory: Path, steps: int) -> dict[str, Any]:
 
 
 def measure(steps: int) -> dict[str, Any]:
-    from model.predictor import configure_threads
+    from model.loading import prepare_tensorflow
+    from model.settings import settings_from_env
 
-    configure_threads()
+    prepare_tensorflow(settings_from_env())
     rows, others = [], []
     for directory in sorted(PRETRAINED.iterdir()):
         card_path = directory / "card.json"

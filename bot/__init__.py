@@ -4,5 +4,5 @@
 (``bot.console``), otherwise it runs ``bot.app.build_application`` by polling or webhook.
 Data flows one way: update -> handler (``bot.handlers``) -> services (``bot.services``:
 conversation, routing, inference, turns) -> storage (``bot.storage``) and models
-(``model.predictor``, the only thing imported from ``model``) -> reply.
+(``model.api``, the only thing imported from ``model``) -> reply.
 """

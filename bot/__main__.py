@@ -17,7 +17,6 @@ log = logging.getLogger("bot")
 
 def main() -> int:
     settings = Settings()
-    settings.export_model_env()
     if not settings.token:
         _log_to_file(settings.bot_data_dir / "console.log")
         configure_logging(settings.log_level, settings.secrets)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from model.api import ModelSettings
 
 Language = Literal["en", "zh"]
 Mode = Literal["auto", "qa", "chat", "translate", "summarize"]
@@ -79,7 +80,6 @@ class Settings(BaseSettings):
     inference_timeout_s: float = Field(default=30.0, gt=0)
     inference_threads: int = Field(default=2, ge=1)
     model_retry_s: float = Field(default=300.0, ge=0)
-    qa_min_confidence: float = Field(default=0.5, ge=0, le=1)
     intent_min_confidence: float = Field(default=0.6, ge=0, le=1)
 
     # retraining (the learning loop): schedule, tasks, budget, evaluation gate
@@ -173,16 +173,14 @@ class Settings(BaseSettings):
         return (self.is_admin(user_id) or (user_id is not None and user_id in self.allowed_user_ids)
                 or (chat_id is not None and chat_id in self.allowed_chat_ids))
 
-    def export_model_env(self) -> None:
-        """Hand the model settings to ``model`` (which reads the environment), ``.env`` included."""
-        values = {
-            "MODEL_DIR": self.model_dir,
-            "MODEL_DATA_DIR": self.model_data_dir,
-            "TF_INTRA_THREADS": self.tf_intra_threads or None,
-            "TF_INTER_THREADS": self.tf_inter_threads or None,
-            "MODEL_XLA": "1" if self.model_xla else "0",
-        }
-        for name, value in values.items():
-            if value is not None:
-                os.environ[name] = str(value)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    def model_settings(self) -> ModelSettings:
+        """What ``model`` needs to load versions (unset directories: the model's defaults)."""
+        defaults = ModelSettings()
+        return ModelSettings(
+            model_dir=self.model_dir or defaults.model_dir,
+            data_dir=self.model_data_dir or defaults.data_dir,
+            intra_threads=self.tf_intra_threads,
+            inter_threads=self.tf_inter_threads,
+            xla=self.model_xla,
+            qa_user_dir=self.bot_data_dir / "qa",  # pairs taught at run time, with the bot's data
+        )

@@ -9,7 +9,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from model.prediction import Prediction
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,7 +28,7 @@ def _parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def _train_retrieval_or_router(args: argparse.Namespace, kind: str) -> Any:
+def _train_qa_or_intent(args: argparse.Namespace, kind: str) -> Any:
     """Train a qa or intent version (their own trainers and hyper-parameters)."""
     overrides = _parse_overrides(args.set or [])
     common = {"model_dir": args.model_dir, "promote": args.promote, "overrides": overrides,
@@ -33,21 +36,21 @@ def _train_retrieval_or_router(args: argparse.Namespace, kind: str) -> Any:
     if args.budget_minutes:
         common["budget_minutes"] = args.budget_minutes
     if kind == "qa":
-        from model.retrieval_train import QATrainOptions, train_qa
+        from model.qa_train import QATrainOptions, train_qa
 
         return train_qa(QATrainOptions(task=args.task, data_dir=args.data, **common))
-    from model.router_train import RouterTrainOptions, train_router
+    from model.intent_train import IntentTrainOptions, train_intent
 
-    return train_router(RouterTrainOptions(task=args.task, epochs=args.epochs or 6, **common))
+    return train_intent(IntentTrainOptions(task=args.task, epochs=args.epochs or 6, **common))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from model.tasks import get_task
+    from model.task_specs import get_task
     from model.train import TrainOptions, train
 
     kind = get_task(args.task).kind
     if kind in ("qa", "intent"):
-        done = _train_retrieval_or_router(args, kind)
+        done = _train_qa_or_intent(args, kind)
         print(f"{args.task}: trained version {done.version} at {done.path}")
         print(json.dumps(done.card["metrics"], ensure_ascii=False))
         return 0
@@ -73,22 +76,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from model.data.readers import read_tsv
     from model.evaluate import evaluate_pairs
-    from model.predictor import load
-    from model.tasks import get_task
+    from model.predictor import load, load_seq2seq
+    from model.settings import settings_from_env
+    from model.task_specs import get_task
     from model.train import load_split
 
-    predictor = load(args.task, args.version, args.model_dir)
+    settings = settings_from_env(args.model_dir)
     if get_task(args.task).kind in ("qa", "intent"):
-        _print_result(_evaluate_retrieval_or_router(args, predictor), args.json)
+        model = load(args.task, settings, args.version)
+        _print_result(_evaluate_qa_or_intent(args, model), args.json)
         return 0
+    predictor = load_seq2seq(args.task, settings, args.version)
     pairs = read_tsv(args.data)
     if args.limit:
         pairs = pairs[: args.limit]
     bank = None
     if predictor.spec.kind == "chat":
-        from model.tasks import default_data_dir
-
-        bank = load_split(default_data_dir() / "tasks" / predictor.spec.corpus, "train", False)
+        bank = load_split(settings.data_dir / "tasks" / predictor.spec.corpus, "train", False)
 
     def predict_texts(texts: list[str]) -> list[str]:
         return [p.text for p in predictor.predict(texts, beam=not args.greedy)]
@@ -103,21 +107,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_retrieval_or_router(args: argparse.Namespace, predictor: Any) -> dict:
+def _evaluate_qa_or_intent(args: argparse.Namespace, predictor: Any) -> dict:
     """qa: ``question<TAB>expected answer`` rows; intent: ``message<TAB>label[...]`` rows."""
-    from model.tasks import get_task
+    from model.task_specs import get_task
 
     if get_task(args.task).kind == "qa":
         from model.data.readers import read_tsv
         from model.evaluate import evaluate_qa
-        from model.retrieval_train import qa_rank_fn
+        from model.qa_calibration import qa_rank_fn
 
         pairs = read_tsv(args.data)[: args.limit or None]
         bank = [(e.question, e.answer) for e in predictor.bank.entries]
         result = evaluate_qa(qa_rank_fn(predictor), bank, pairs)
         result["threshold"] = predictor.threshold
     else:
-        from model.router_train import heldout_report, read_heldout
+        from model.intent_train import heldout_report, read_heldout
 
         rows = read_heldout(args.data)[: args.limit or None]
         result = heldout_report(predictor, rows)
@@ -135,18 +139,20 @@ def _print_result(result: dict, as_json: bool) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from model.predictor import load
-    from model.tasks import get_task
+    from model.predictor import load, load_seq2seq
+    from model.settings import settings_from_env
+    from model.task_specs import get_task
 
-    predictor = load(args.task, args.version, args.model_dir)
+    settings = settings_from_env(args.model_dir)
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
     if get_task(args.task).kind in ("qa", "intent"):
-        for item in predictor.predict(texts):
+        for item in load(args.task, settings, args.version).predict(texts):
             if args.json:
                 print(json.dumps(dataclasses.asdict(item), ensure_ascii=False))
             else:
                 print(_describe(item))
         return 0
+    predictor = load_seq2seq(args.task, settings, args.version)
     for prediction in predictor.predict(texts, beam=not args.greedy):
         if args.json:
             print(json.dumps(prediction.__dict__, ensure_ascii=False))
@@ -155,20 +161,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(item: Any) -> str:
+def _describe(item: Prediction) -> str:
     """One line for a qa or intent prediction."""
-    if hasattr(item, "label"):
+    if item.label is not None:
         target = f" -> {item.target_lang}" if item.target_lang else ""
         return f"[{item.label} {item.confidence:.2f}{target}] {item.text}"
     if item.sure:
-        return f"{item.answer}  ({item.confidence:.2f})"
-    return f"(not sure, {item.confidence:.2f}) best guess: {item.answer}"
+        return f"{item.closest_answer}  ({item.confidence:.2f})"
+    return f"(not sure, {item.confidence:.2f}) best guess: {item.closest_answer}"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from model.predictor import ensure_default
+    from model.loading import ensure_default
     from model.registry import Registry, RegistryError
-    from model.tasks import TASKS, default_model_dir
+    from model.settings import default_model_dir
+    from model.task_specs import TASKS
 
     registry = Registry(args.model_dir or default_model_dir())
     for task in TASKS:
@@ -186,7 +193,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from model.registry import Registry
-    from model.tasks import default_model_dir
+    from model.settings import default_model_dir
 
     Registry(args.model_dir or default_model_dir()).promote(args.task, args.version)
     print(f"{args.task}: current = {args.version}")
@@ -195,7 +202,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from model.registry import Registry
-    from model.tasks import default_model_dir
+    from model.settings import default_model_dir
 
     version = Registry(args.model_dir or default_model_dir()).rollback(args.task)
     print(f"{args.task}: rolled back, current = {version}")
@@ -207,7 +214,8 @@ def cmd_ship(args: argparse.Namespace) -> int:
     import shutil
 
     from model.registry import Registry
-    from model.tasks import PRETRAINED_DIR, default_model_dir
+    from model.settings import default_model_dir
+    from model.task_specs import PRETRAINED_DIR
 
     registry = Registry(args.model_dir or default_model_dir())
     source = registry.resolve(args.task, args.version)
@@ -229,7 +237,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from model.tasks import TASKS
+    from model.task_specs import TASKS
 
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
     parser.add_argument("--model-dir", type=Path, default=None,

@@ -21,7 +21,7 @@ import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from model.tasks import TaskSpec
+from model.task_specs import TaskSpec
 
 Pairs = Sequence[tuple[str, str]]
 PredictFn = Callable[[list[str]], list[str]]

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from model.registry import Registry
-from model.tasks import TaskSpec, default_data_dir, default_model_dir, get_task
+from model.settings import default_data_dir, default_model_dir, settings_from_env
+from model.task_specs import TaskSpec, get_task
 from model.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer, TokenizerSpec, mask_like, normalize
 
 log = logging.getLogger(__name__)
@@ -280,10 +281,12 @@ def train(options: TrainOptions) -> TrainResult:
 
     from model.artifact import load_weights_into, save_model
     from model.evaluate import evaluate_pairs
-    from model.predictor import Predictor, configure_threads, ensure_default
+    from model.loading import ensure_default, prepare_tensorflow
     from model.seq2seq import ModelConfig, Seq2Seq, masked_accuracy, masked_nll
+    from model.seq2seq_predictor import Predictor
 
-    configure_threads()
+    settings = settings_from_env()
+    prepare_tensorflow(settings)
     started = time.monotonic()
     spec = get_task(options.task)
     registry = Registry(options.model_dir or default_model_dir())
@@ -380,7 +383,7 @@ def train(options: TrainOptions) -> TrainResult:
     epochs_done = len(curve.epochs)
     steps_done = curve.step
 
-    predictor = Predictor(model, tokenizer, config, spec, "candidate")
+    predictor = Predictor(model, tokenizer, config, spec, "candidate", jit_compile=settings.xla)
 
     def predict_texts(texts: list[str]) -> list[str]:
         return [p.text for p in predictor.predict(texts)]

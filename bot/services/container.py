@@ -11,7 +11,7 @@ from bot.services.conversation import Conversation
 from bot.services.inference import InferenceService, ModelLoader
 from bot.services.insights import Insights
 from bot.services.learning import Learning
-from bot.services.models import predictor_loader
+from bot.services.model_loader import predictor_loader
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
 from bot.services.retrain import RetrainService
@@ -50,8 +50,9 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
     """Migrate the database, start loading the models, wire everything together."""
     db = Database(settings.database_url)
     await db.migrate()
+    model_settings = settings.model_settings()
     inference = InferenceService(
-        loader or predictor_loader(settings.model_dir, settings.bot_data_dir / "qa"),
+        loader or predictor_loader(model_settings),
         max_batch=settings.batch_max_size,
         max_wait_ms=settings.batch_max_wait_ms,
         timeout_s=settings.inference_timeout_s,
@@ -60,11 +61,10 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
     )
     inference.warm_up(settings.preload_tasks)
     conversation = Conversation(inference, Router(inference, settings.intent_min_confidence),
-                                settings.max_input_chars,
-                                settings.qa_min_confidence)
+                                settings.max_input_chars)
     turns = Turns(db, settings.store_group_messages, settings.default_language)
     learning = Learning(db, inference)
-    versions = ModelVersions(inference, settings.model_dir, settings.default_language)
+    versions = ModelVersions(inference, model_settings.model_dir, settings.default_language)
     return Services(
         settings=settings,
         db=db,

@@ -52,12 +52,10 @@ class Conversation:
         inference: InferenceService,
         router: Router,
         max_input_chars: int = 1000,
-        qa_min_confidence: float = 0.5,
     ) -> None:
         self.inference = inference
         self.router = router
         self.max_input_chars = max_input_chars
-        self.qa_min_confidence = qa_min_confidence
 
     # -- operations -------------------------------------------------------------------------
     async def free_text(self, text: str, mode: str, lang: str) -> Reply:
@@ -91,10 +89,10 @@ class Conversation:
         unsure: list[bool] = []
 
         def render(answer: ModelAnswer) -> str:
-            if self._qa_is_sure(answer):
+            if answer.sure:
                 return answer.text
             unsure.append(True)
-            closest = str(answer.extra.get("answer") or answer.text).strip()
+            closest = (answer.closest_answer or answer.text).strip()
             if closest:
                 return say(lang, "not_sure_closest", answer=closest)
             return say(lang, "not_sure")
@@ -128,14 +126,6 @@ class Conversation:
                      max(a.batch_size for a in answers))
 
     # -- helpers ----------------------------------------------------------------------------
-    def _qa_is_sure(self, answer: ModelAnswer) -> bool:
-        for key in ("sure", "answered", "confident"):
-            if isinstance(answer.extra.get(key), bool):
-                return bool(answer.extra[key])
-        threshold = answer.extra.get("threshold")
-        limit = float(threshold) if isinstance(threshold, int | float) else self.qa_min_confidence
-        return answer.confidence >= limit
-
     async def _run(
         self,
         task: str,

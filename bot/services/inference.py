@@ -6,8 +6,8 @@ Each task has a queue. A serving coroutine takes the first waiting request, wait
 serving updates while the model works, and concurrent chats share one forward pass. While a
 batch decodes, the next one fills up.
 
-The service knows nothing of TensorFlow: it calls a ``ModelLoader`` that returns something with
-``predict(texts) -> predictions`` (see ``bot/services/models.py`` for the real one).
+The service knows nothing of TensorFlow: it calls a ``ModelLoader`` that returns a
+``model.api.TextModel`` (see ``bot/services/model_loader.py`` for the real one).
 """
 
 from __future__ import annotations
@@ -17,22 +17,17 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
+
+from model.api import QAModel, TextModel
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-_MAIN_FIELDS = frozenset({"text", "confidence", "task", "version"})
-
-
-class TextModel(Protocol):
-    """What the service needs of a loaded model version: string in, predictions out."""
-
-    def predict(self, texts: list[str]) -> Sequence[Any]: ...
 
 
 # ``loader(task, version)`` returns a TextModel or raises TaskUnavailable.
@@ -53,7 +48,7 @@ class InferenceTimeout(InferenceError):
 
 @dataclass(frozen=True)
 class ModelAnswer:
-    """One model output, with what produced it and how long it took."""
+    """One model output (a ``model.api.Prediction``), with how long it took and with whom."""
 
     text: str
     confidence: float
@@ -61,7 +56,10 @@ class ModelAnswer:
     version: str
     model_ms: float  # queue wait + decode
     batch_size: int
-    extra: Mapping[str, Any] = field(default_factory=dict)  # task-specific fields (qa, intent)
+    sure: bool = True  # qa: the answer reaches the model's threshold
+    label: str | None = None  # intent: qa | chat | translate | summarize
+    target_lang: str | None = None  # intent: the language to translate into
+    closest_answer: str = ""  # qa: the best answer, also when not sure
 
 
 @dataclass
@@ -109,30 +107,22 @@ def _retrieve(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-def _overlay_stamp(directory: Any) -> tuple[tuple[str, int, int], ...]:
+def _overlay_dir(model: TextModel | None) -> Path | None:
+    """Where a qa model keeps the pairs taught at run time (None: no such model)."""
+    return model.user_dir if isinstance(model, QAModel) else None
+
+
+def _overlay_stamp(directory: Path | None) -> tuple[tuple[str, int, int], ...]:
     """What a model's run-time overlay directory holds now (names, sizes, modification times)."""
-    if not directory or not Path(directory).is_dir():
+    if directory is None or not directory.is_dir():
         return ()
     return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                        for p in Path(directory).iterdir() if p.is_file()))
+                        for p in directory.iterdir() if p.is_file()))
 
 
-def _reapply_overlay(model: TextModel, directory: Any) -> None:
-    apply_overlay = getattr(model, "apply_overlay", None)
-    if callable(apply_overlay):
-        apply_overlay(Path(directory))
-
-
-def _version_of(model: TextModel, output: Any) -> str:
-    return str(getattr(output, "version", None) or getattr(model, "version", "") or "unknown")
-
-
-def _extra_fields(output: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(output) and not isinstance(output, type):
-        items = {f.name: getattr(output, f.name) for f in dataclasses.fields(output)}
-    else:
-        items = dict(getattr(output, "__dict__", {}))
-    return {k: v for k, v in items.items() if k not in _MAIN_FIELDS}
+def _reapply_overlay(model: TextModel, directory: Path | None) -> None:
+    if isinstance(model, QAModel):
+        model.apply_overlay(directory)
 
 
 class InferenceService:
@@ -229,7 +219,7 @@ class InferenceService:
         if queue.loading is not None and not queue.loading.done():
             # the first load of the task must not land after (and over) this version
             await asyncio.gather(asyncio.shield(queue.loading), return_exceptions=True)
-        overlay_dir = getattr(queue.model, "user_dir", None)
+        overlay_dir = _overlay_dir(queue.model)
         seen = _overlay_stamp(overlay_dir)
         model = await loop.run_in_executor(
             self._load_executor, self._load_and_warm_up, task, version
@@ -241,7 +231,7 @@ class InferenceService:
             seen = now
             await loop.run_in_executor(self._load_executor, _reapply_overlay, model, overlay_dir)
         old = queue.version
-        queue.model, queue.version = model, str(getattr(model, "version", None) or version)
+        queue.model, queue.version = model, model.version
         queue.failed_at, queue.failure = None, ""
         log.info("serving %s version %s (was %s)", task, queue.version, old)
         return queue.version
@@ -307,21 +297,17 @@ class InferenceService:
             raise TaskUnavailable(queue.failure) from exc
         finally:
             queue.loading = None
-        queue.model, queue.version = model, str(getattr(model, "version", "unknown"))
+        queue.model, queue.version = model, model.version
         queue.failed_at = None
         log.info("loaded %s version %s in %.1f s", queue.task, queue.version,
                  time.perf_counter() - started)
 
     def _load_and_warm_up(self, task: str, version: str | None) -> TextModel:
         """Load, then compile: graphs are traced (and with XLA compiled, once per input shape)
-        on their first call, which should not be a user's. A model with ``warm_up(max_batch)``
-        prepares the shapes it will meet; others decode one short text."""
+        on their first call, which should not be a user's; ``warm_up(max_batch)`` prepares the
+        shapes the model will meet."""
         model = self._loader(task, version)
-        warm_up = getattr(model, "warm_up", None)
-        if callable(warm_up):
-            warm_up(self.max_batch)
-        else:
-            model.predict(["hello"])
+        model.warm_up(self.max_batch)
         return model
 
     async def _ensure_loaded(self, queue: _TaskQueue) -> TextModel:
@@ -401,10 +387,10 @@ class InferenceService:
                 if request.future.done():
                     continue
                 request.future.set_result(ModelAnswer(
-                    text=str(output.text), confidence=float(output.confidence),
-                    task=queue.task, version=_version_of(model, output),
-                    model_ms=(loop.time() - request.enqueued) * 1000, batch_size=len(batch),
-                    extra=_extra_fields(output),
+                    text=output.text, confidence=output.confidence, task=queue.task,
+                    version=output.version, model_ms=(loop.time() - request.enqueued) * 1000,
+                    batch_size=len(batch), sure=output.sure, label=output.label,
+                    target_lang=output.target_lang, closest_answer=output.closest_answer,
                 ))
 
     @staticmethod

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.services.commands import command_argument, parse_translate
-from bot.services.inference import InferenceService, TaskUnavailable, TextModel
+from bot.services.inference import InferenceService, TaskUnavailable
 from bot.storage.db import Database
 from bot.storage.learning import APPROVED, REJECTED
 from bot.storage.models import PendingPrompt, utcnow
 from bot.storage.records import CorrectionRecord, RatedAnswer
+from model.api import QAModel, TextModel
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,9 @@ def model_input(text: str | None, command: str | None, bot_username: str = "") -
 
 def _add_pair(question: str, answer: str) -> Callable[[TextModel], None]:
     def operation(model: TextModel) -> None:
-        add = getattr(model, "add_pair", None)
-        if add is None:
+        if not isinstance(model, QAModel):
             raise TaskUnavailable("the qa model has no answer bank")
-        add(question, answer)
+        model.add_pair(question, answer)
 
     return operation
 
@@ -132,8 +132,7 @@ class Learning:
             return 0
 
         def operation(model: TextModel) -> int:
-            add_missing = getattr(model, "add_missing", None)
-            return int(add_missing(pairs)) if add_missing is not None else 0
+            return model.add_missing(pairs) if isinstance(model, QAModel) else 0
 
         try:
             added = await self.inference.apply(QA, operation)
@@ -146,9 +145,8 @@ class Learning:
 
     async def remove_from_bank(self, question: str, answer: str) -> None:
         def operation(model: TextModel) -> None:
-            remove = getattr(model, "remove_pair", None)
-            if remove is not None:
-                remove(question, answer)
+            if isinstance(model, QAModel):
+                model.remove_pair(question, answer)
 
         try:
             await self.inference.apply(QA, operation)

@@ -6,7 +6,7 @@ hot swap, one run at a time, each recorded in ``retrain_runs``.
   progress lines (epoch, elapsed, ETA) are parsed as they come. It dies with the bot
   (PR_SET_PDEATHSIG), and a run the bot did not see finish is marked ``interrupted`` at the
   next start.
-* The gate (``python -m model.gate``) scores the serving version and the candidate on the
+* The gate (``python -m model.promotion_gate``) scores the serving version and the candidate on the
   task's fixed dev set and on the taught/approved pairs; the candidate is promoted only if its
   primary metric is not more than ``RETRAIN_TOLERANCE`` points worse on either.
 * Scheduled runs: the next due run is a ``queued`` row whose ``started_at`` is its due time.
@@ -286,8 +286,8 @@ class RetrainService:
                        progress: ProgressSink | None) -> RunOutcome:
         report = _Reporter(self, run_id, task, progress)
         await report("snapshot")
-        snapshot = await take_snapshot(self.db, task, corpus_of(task),
-                                       self.workdir / f"run-{run_id}")
+        corpus = corpus_of(task, self.settings.model_settings().data_dir)
+        snapshot = await take_snapshot(self.db, task, corpus, self.workdir / f"run-{run_id}")
         log.info("retrain run %d of %s: snapshot with %d taught and %d liked pairs", run_id,
                  task, snapshot.taught, snapshot.liked)
         try:
@@ -353,7 +353,7 @@ class RetrainService:
         async def keep(line: str) -> None:
             lines.append(line)
 
-        code, tail = await self._child(run_id, "model.gate", arguments, keep, 1800)
+        code, tail = await self._child(run_id, "model.promotion_gate", arguments, keep, 1800)
         found = [_json_object(line[line.find('{"task"'):]) for line in lines if '{"task"' in line]
         if code != 0 or not found or found[-1] is None:
             raise RunFailed(_exit_reason("evaluation", code, tail))

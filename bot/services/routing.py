@@ -118,14 +118,14 @@ def route_by_rules(text: str) -> Route:
 def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> Route:
     """Read the intent model's output; the rules fill in what it does not extract.
 
-    ``model.router`` predictions carry ``label`` and ``target_lang`` and put the extracted
+    The intent model's predictions carry ``label`` and ``target_lang`` and put the extracted
     text (what to translate or summarize) in ``text``; a label-only model may instead answer
     the label as its text. Below ``min_confidence`` the message is treated as a question,
     which falls back to chat when question answering is not sure (the router's documented
     low-confidence rule).
     """
-    labelled = isinstance(answer.extra.get("label"), str)
-    label = str(answer.extra["label"] if labelled else answer.text).strip().lower()
+    labelled = answer.label is not None
+    label = (answer.label if answer.label is not None else answer.text).strip().lower()
     rules = route_by_rules(text)
     if label not in INTENTS:
         return rules
@@ -133,7 +133,7 @@ def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> 
         return Route("qa", text.strip(), None, "model", answer.confidence)
     same = rules.intent == label
     payload = answer.text.strip() if labelled else ""
-    target = answer.extra.get("target_lang")
+    target = answer.target_lang
     return Route(
         intent=label,
         text=payload or (rules.text if same else text.strip()),

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from bot.storage.db import Database
 from bot.storage.training import TrainingDataRepository, TrainingPair
+from model.api import task_data
 
 
 @dataclass(frozen=True)
 class CorpusInfo:
-    """Where a task's corpus is and in which direction the task reads it (model.predictor)."""
+    """Where a task's corpus is and in which direction the task reads it (model.api)."""
 
     kind: str
     corpus_dir: Path
@@ -54,10 +55,9 @@ class SnapshotError(Exception):
     """The task has no corpus to retrain from."""
 
 
-def corpus_of(task: str) -> CorpusInfo:
-    from model.predictor import task_data
-
-    data = task_data(task)
+def corpus_of(task: str, data_dir: Path) -> CorpusInfo:
+    """``task``'s corpus in the corpus cache ``data_dir``."""
+    data = task_data(task, data_dir)
     return CorpusInfo(data.kind, data.corpus_dir, data.swap)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.services.inference import InferenceService
 from bot.texts import say
+from model.api import Registry, open_registry
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,9 @@ def headline(card: dict[str, Any]) -> dict[str, float]:
 
 
 class ModelVersions:
-    """The registry (through ``model.predictor``) plus the running InferenceService."""
+    """The registry (through ``model.api``) plus the running InferenceService."""
 
-    def __init__(self, inference: InferenceService, model_dir: Path | None,
+    def __init__(self, inference: InferenceService, model_dir: Path,
                  lang: str = "en") -> None:
         self.inference = inference
         self.model_dir = model_dir
@@ -57,17 +58,14 @@ class ModelVersions:
         self.announce: Announce | None = None  # set once the bot is up (tells every admin)
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _registry(self) -> Any:
-        from model.predictor import open_registry
-
+    def _registry(self) -> Registry:
         return open_registry(self.model_dir)
 
     def current(self, task: str) -> str | None:
-        current: str | None = self._registry().current(task)
-        return current
+        return self._registry().current(task)
 
     def tasks(self) -> list[str]:
-        return list(self._registry().tasks())
+        return self._registry().tasks()
 
     def versions(self, task: str) -> list[VersionView]:
         serving = self.inference.versions().get(task)

@@ -280,8 +280,3 @@ def truncate_words(text: str, limit: int) -> str:
     """Keep the first ``limit`` whitespace-separated words."""
     words = text.split()
     return text if len(words) <= limit else " ".join(words[:limit])
-
-
-def tsv_safe(text: str) -> str:
-    """Guarantee a field contains neither tabs nor line breaks."""
-    return collapse_whitespace(text)

@@ -143,8 +143,3 @@ def extract_blocks(markup: str, select: Selector, skip: Skipper) -> list[Block]:
 def read_markup(path: Path) -> str:
     """Read an HTML/XML file as UTF-8, replacing undecodable bytes."""
     return Path(path).read_text(encoding="utf-8", errors="replace")
-
-
-def never_skip(tag: str, attrs: Attrs) -> bool:
-    """A skipper that skips only scripts and styles."""
-    return tag in {"script", "style", "noscript", "head"}

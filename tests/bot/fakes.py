@@ -1,6 +1,6 @@
 """Fakes beside the bot's two I/O boundaries: the models (a predictor) and the Bot API (HTTP).
 
-``FakeModels`` stands in for ``model.predictor``: each task's model echoes ``task:text``.
+``FakeModels`` stands in for ``model.api.load``: each task's model echoes ``task:text``.
 ``FakeBotAPI`` is a PTB ``BaseRequest``: it records every Bot API call and answers like the
 Bot API would, so the unmodified ``Application`` runs with no network. ``Chatter`` builds the
 updates a user would cause.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.services.inference import TaskUnavailable
+from model.api import Prediction
 
 BOT_ID = 4242
 _ADMIN_FLAGS = (
@@ -29,25 +30,9 @@ _ADMIN_FLAGS = (
 BOT_USERNAME = "rnn_test_bot"
 
 
-@dataclass(frozen=True)
-class FakePrediction:
-    text: str
-    confidence: float
-    task: str
-    version: str
-
-
-@dataclass(frozen=True)
-class FakeQAPrediction(FakePrediction):
-    """The shape of ``model.retrieval.QAPrediction``: ``text`` is empty when not sure."""
-
-    answer: str = ""
-    question: str = ""
-    sure: bool = True
-
-
 class FakeModel:
-    """Answers ``task:text``; records the size of every batch; can be slow or broken."""
+    """A ``model.api.TextModel`` that answers ``task:text``; records the size of every batch;
+    can be slow or broken."""
 
     def __init__(self, task: str, version: str = "v-fake", delay: float = 0.0,
                  respond: Callable[[str], str] | None = None, confidence: float = 0.9) -> None:
@@ -62,7 +47,7 @@ class FakeModel:
         self.broken = False  # fails the warm-up too: the model cannot be loaded
         self.lock = threading.Lock()
 
-    def predict(self, texts: list[str]) -> list[FakePrediction]:
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
         with self.lock:
             warm_up = not self.warmed_up
             if not warm_up:
@@ -74,8 +59,12 @@ class FakeModel:
             time.sleep(self.delay)  # blocks its worker thread, like a real model would
         if self.fail is not None and not warm_up:
             raise self.fail
-        return [FakePrediction(self.respond(t), self.confidence, self.task, self.version)
+        return [Prediction(self.respond(t), self.confidence, self.task, self.version, sure=True)
                 for t in texts]
+
+    def warm_up(self, max_batch: int) -> None:
+        """The first call, as a real model's: one short text."""
+        self.predict(["hello"])
 
 
 class FakeModels:

@@ -8,8 +8,9 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
+from model.api import Prediction
 from tests.bot.conftest import BotHarness, HarnessFactory
-from tests.bot.fakes import BOT_ID, Chatter, FakeModel, FakeModels, FakeQAPrediction, Person
+from tests.bot.fakes import BOT_ID, Chatter, FakeModel, FakeModels, Person
 
 ALICE = Person(101, "Alice")
 BOB = Person(102, "Bob", language_code="zh-hans")
@@ -53,8 +54,8 @@ async def test_intent_model_routes_when_installed(make_harness: HarnessFactory) 
 async def test_question_answering_and_its_uncertainty(make_harness: HarnessFactory) -> None:
     qa = FakeModel("qa")
     qa.predict = lambda texts: [  # type: ignore[method-assign]
-        FakeQAPrediction("42" if "life" in t else "", 0.9, "qa", "v-qa", answer="maybe",
-                         sure="life" in t)
+        Prediction("42" if "life" in t else "", 0.9, "qa", "v-qa", sure="life" in t,
+                   closest_answer="maybe")
         for t in texts]
     models = FakeModels.default()
     models.models["qa"] = qa

@@ -147,7 +147,7 @@ async def test_models_are_warmed_up_before_serving() -> None:
 async def test_a_model_with_its_own_warm_up_is_asked_to_prepare_the_batch_sizes() -> None:
     chat = FakeModel("chat")
     sizes: list[int] = []
-    chat.warm_up = sizes.append  # type: ignore[attr-defined]
+    chat.warm_up = sizes.append  # type: ignore[method-assign]
     inference = service(FakeModels([chat]), max_batch=16)
     await inference.predict("chat", "hi")
     assert sizes == [16]

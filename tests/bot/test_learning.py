@@ -7,16 +7,18 @@ import itertools
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import bot.app as app_module
+from model.api import Prediction
 from tests.bot.conftest import BotHarness, HarnessFactory
 from tests.bot.fakes import (
     BOT_ID,
     BOT_USERNAME,
     FakeModels,
-    FakeQAPrediction,
     Person,
 )
 
@@ -34,29 +36,37 @@ def _key(text: str) -> str:
 
 @dataclass
 class FakeAnswerBank:
-    """A qa model that answers stored questions exactly (after normalisation)."""
+    """A ``model.api.QAModel`` that answers stored questions exactly (after normalisation);
+    its pairs live in memory only."""
 
     task: str = "qa"
     version: str = "qa-v1"
+    user_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.pairs: dict[str, str] = {"what is rnn": "A recurrent neural network."}
         self.lock = threading.Lock()
 
-    def predict(self, texts: list[str]) -> list[FakeQAPrediction]:
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
         out = []
         for text in texts:
             answer = self.pairs.get(_key(text))
-            out.append(FakeQAPrediction(answer or "", 0.9 if answer else 0.1, self.task,
-                                        self.version, answer=answer or NOT_SURE,
-                                        sure=answer is not None))
+            out.append(Prediction(answer or "", 0.9 if answer else 0.1, self.task,
+                                  self.version, sure=answer is not None,
+                                  closest_answer=answer or NOT_SURE))
         return out
+
+    def warm_up(self, max_batch: int) -> None:
+        self.predict(["hello"])
+
+    def apply_overlay(self, user_dir: Path | None) -> None:
+        self.user_dir = user_dir
 
     def add_pair(self, question: str, answer: str) -> None:
         with self.lock:
             self.pairs[_key(question)] = answer
 
-    def add_missing(self, pairs: list[tuple[str, str]]) -> int:
+    def add_missing(self, pairs: Sequence[tuple[str, str]]) -> int:
         with self.lock:
             missing = {_key(q): a for q, a in pairs if _key(q) not in self.pairs}
             self.pairs.update(missing)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -313,9 +313,25 @@ class OverlayModel(FakeModel):
         self.pairs: list[str] = []
         self.apply_overlay(user_dir)
 
-    def apply_overlay(self, user_dir: Path) -> None:
-        path = user_dir / "pairs.txt"
-        self.pairs = path.read_text().split() if path.is_file() else []
+    def apply_overlay(self, user_dir: Path | None) -> None:
+        path = user_dir / "pairs.txt" if user_dir else None
+        self.pairs = path.read_text().split() if path and path.is_file() else []
+
+    def add_pair(self, question: str, answer: str) -> None:
+        self.pairs.append(question)
+        (self.user_dir / "pairs.txt").write_text("".join(f"{p}\n" for p in self.pairs))
+
+    def add_missing(self, pairs: Sequence[tuple[str, str]]) -> int:
+        missing = [q for q, _ in pairs if q not in self.pairs]
+        for question in missing:
+            self.add_pair(question, "")
+        return len(missing)
+
+    def remove_pair(self, question: str, answer: str | None = None) -> int:
+        kept = [p for p in self.pairs if p != question]
+        removed, self.pairs = len(self.pairs) - len(kept), kept
+        (self.user_dir / "pairs.txt").write_text("".join(f"{p}\n" for p in self.pairs))
+        return removed
 
 
 async def test_pairs_taught_while_a_new_qa_version_loads_survive_the_swap(

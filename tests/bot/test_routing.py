@@ -43,12 +43,14 @@ def test_translation_direction() -> None:
     assert translation_task("good", "en") == "translate-zh-en"
 
 
-def answer(text: str, confidence: float = 0.8, **extra: object) -> ModelAnswer:
-    return ModelAnswer(text, confidence, "intent", "v1", 1.0, 1, extra)
+def answer(text: str, confidence: float = 0.8, label: str | None = None,
+           target_lang: str | None = None) -> ModelAnswer:
+    return ModelAnswer(text, confidence, "intent", "v1", 1.0, 1, label=label,
+                       target_lang=target_lang)
 
 
 def test_router_prediction_with_extraction() -> None:
-    """The shape of model.router's predictions: label, target_lang, extracted text."""
+    """The shape of the intent model's predictions: label, target_lang, extracted text."""
     route = _route_from_model(answer("早上好", label="translate", target_lang="en"),
                               "please say 早上好 in English", 0.6)
     assert route == Route("translate", "早上好", "en", "model", 0.8)

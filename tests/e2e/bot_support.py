@@ -104,12 +104,12 @@ def prepare_models(cache_root: Path, scratch: Path, tiny: bool = False) -> Path:
     """A MODEL_DIR with real models of the four sequence-to-sequence tasks.
 
     ``qa`` and ``intent`` come from their shipped defaults when ``model/pretrained`` has them
-    (``model.predictor`` installs them on first use); otherwise the bot runs without them.
+    (``model.api.load`` installs them on first use); otherwise the bot runs without them.
     """
     if shipped_defaults_present() and not tiny:
         models = scratch / "models"
         models.mkdir(parents=True, exist_ok=True)
-        return models  # model.predictor installs the shipped defaults on first use
+        return models  # model.api.load installs the shipped defaults on first use
     models = cache_root / models_cache_key()
     cache_root.mkdir(parents=True, exist_ok=True)
     with (cache_root / "train.lock").open("w") as lock:

@@ -1,5 +1,6 @@
 """Retraining while the bot serves, over HTTP against the Bot API emulator, with real (tiny)
-models and the real trainer (``python -m model train``) and gate (``python -m model.gate``).
+models and the real trainer (``python -m model train``) and gate
+(``python -m model.promotion_gate``).
 
 * a trainer killed half-way: the serving version is unchanged, the run is recorded as failed,
   the next run is promoted; chat latency with and without a retrain running (ratio printed);

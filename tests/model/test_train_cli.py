@@ -12,7 +12,7 @@ import pytest
 from model.data.readers import write_tsv
 from model.evaluate import evaluate_pairs
 from model.registry import Registry
-from model.tasks import get_task
+from model.task_specs import get_task
 from model.train import TrainOptions, train
 from tests.model.seeding import DATA_SEED, seeded
 

@@ -1,6 +1,6 @@
 """The evaluation gate of a retrain: score versions of a task on the same fixed sets.
 
-    python -m model.gate --task chat --version v1 --version v2 \\
+    python -m model.promotion_gate --task chat --version v1 --version v2 \\
         --dev data/snap/dev.tsv --taught data/snap/taught.tsv
 
 prints one JSON object: the task's primary metric (on a 0-100 scale), and for every version
@@ -28,8 +28,9 @@ PRIMARY = {"translate": ("bleu", 1.0), "summarize": ("rougeL", 1.0), "chat": ("b
 
 def default_dev_set(task: str) -> Path:
     """The task's fixed dev set when none is given."""
-    from model.router_train import HELDOUT
-    from model.tasks import REPO_ROOT, default_data_dir, get_task
+    from model.intent_train import HELDOUT
+    from model.settings import REPO_ROOT, default_data_dir
+    from model.task_specs import get_task
 
     spec = get_task(task)
     if spec.kind == "qa":
@@ -44,30 +45,37 @@ def score_version(task: str, version: str, sets: dict[str, Path],
     """Metrics of one version on each set (empty sets are skipped)."""
     from model.data.readers import read_tsv
     from model.evaluate import evaluate_pairs, evaluate_qa
-    from model.predictor import load
-    from model.tasks import get_task
+    from model.predictor import load_intent, load_qa, load_seq2seq
+    from model.settings import settings_from_env
+    from model.task_specs import get_task
 
     spec = get_task(task)
-    predictor = load(task, version, model_dir)
+    settings = settings_from_env(model_dir)
     results: dict[str, Any] = {}
-    for name, path in sets.items():
-        if spec.kind == "intent":
-            from model.router_train import heldout_report, read_heldout
+    if spec.kind == "intent":
+        from model.intent_train import heldout_report, read_heldout
 
+        intent = load_intent(task, settings, version)
+        for name, path in sets.items():
             rows = read_heldout(path)
             if rows:
-                report = heldout_report(predictor, rows)
+                report = heldout_report(intent, rows)
                 results[name] = {"n": report["n"], "accuracy": report["accuracy"]}
-            continue
+        return results
+    if spec.kind == "qa":
+        from model.qa_calibration import qa_rank_fn
+
+        qa = load_qa(task, settings, version)
+        bank = [(e.question, e.answer) for e in qa.bank.entries]
+        for name, path in sets.items():
+            if pairs := read_tsv(path):
+                result = evaluate_qa(qa_rank_fn(qa), bank, pairs)
+                results[name] = {k: v for k, v in result.items() if not isinstance(v, dict)}
+        return results
+    predictor = load_seq2seq(task, settings, version)
+    for name, path in sets.items():
         pairs = read_tsv(path)
         if not pairs:
-            continue
-        if spec.kind == "qa":
-            from model.retrieval_train import qa_rank_fn
-
-            bank = [(e.question, e.answer) for e in predictor.bank.entries]
-            result = evaluate_qa(qa_rank_fn(predictor), bank, pairs)
-            results[name] = {k: v for k, v in result.items() if not isinstance(v, dict)}
             continue
 
         def predict_texts(texts: list[str]) -> list[str]:
@@ -78,9 +86,9 @@ def score_version(task: str, version: str, sets: dict[str, Path],
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.tasks import get_task
+    from model.task_specs import get_task
 
-    parser = argparse.ArgumentParser(prog="python -m model.gate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m model.promotion_gate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", required=True)
     parser.add_argument("--version", action="append", required=True, help="repeatable")

@@ -1,12 +1,11 @@
-"""The intent router: a small RNN classifier from free text to qa | chat | translate | summarize.
+"""The intent model: a small RNN classifier from free text to qa | chat | translate | summarize.
 
-``RouterModel`` reads the message with a bidirectional GRU (``SentenceEncoder``) over its
+``IntentClassifier`` reads the message with a bidirectional GRU (``SentenceEncoder``) over its
 subword tokens, adds the log of the message's length in tokens (a pasted paragraph is long even
-when cut to ``max_len``) and predicts one of ``LABELS`` with a softmax. ``RouterPredictor``
+when cut to ``max_len``) and predicts one of ``LABELS`` with a softmax. ``IntentPredictor``
 returns the label, its probability, and for ``translate`` / ``summarize`` the text the request
 is about (``extract_translation``, ``extract_summary_text``: the instruction words are removed
 by rules, the target language is the one named or else the other language of the text).
-``resolve_route`` is the documented low-confidence fallback: qa or chat by the QA confidence.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from keras import layers
 from model.data.clean import has_cjk
 from model.encoders import SentenceEncoder, pad_ids
 from model.layers import PACKAGE
+from model.prediction import Prediction
 from model.tokenizer import PAD_ID, Tokenizer, normalize
 
 LABELS = ("qa", "chat", "translate", "summarize")
@@ -35,7 +35,7 @@ CONFIG = "config.json"
 
 
 @dataclass
-class RouterConfig:
+class IntentConfig:
     vocab_size: int = 4000
     embed_dim: int = 64
     units: int = 64
@@ -43,18 +43,18 @@ class RouterConfig:
     dropout: float = 0.1
     max_len: int = 64
     labels: list[str] = field(default_factory=lambda: list(LABELS))
-    min_confidence: float = 0.6  # below it, resolve_route falls back to qa/chat by QA confidence
+    min_confidence: float = 0.6  # below it, a prediction is not sure
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RouterConfig:
+    def from_dict(cls, data: dict[str, Any]) -> IntentConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
-class RouterModel(keras.Model):
+class IntentClassifier(keras.Model):
     """{"tokens": (B, T) int32, "length": (B, 1) float32} -> label probabilities (B, L)."""
 
     def __init__(self, vocab_size: int, embed_dim: int, units: int, hidden: int,
@@ -72,7 +72,7 @@ class RouterModel(keras.Model):
         self.classifier = layers.Dense(n_labels, activation="softmax", name="classifier")
 
     @classmethod
-    def from_config_object(cls, config: RouterConfig) -> RouterModel:
+    def from_config_object(cls, config: IntentConfig) -> IntentClassifier:
         model = cls(config.vocab_size, config.embed_dim, config.units, config.hidden,
                     len(config.labels), config.dropout)
         model({"tokens": tf.ones((1, 8), tf.int32), "length": tf.ones((1, 1), tf.float32)})
@@ -95,7 +95,7 @@ class RouterModel(keras.Model):
         }
 
 
-def router_inputs(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> dict[str, Any]:
+def intent_inputs(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> dict[str, Any]:
     """Model inputs: the first ``max_len`` tokens and log(1 + length) / log(512) of the whole."""
     rows, lengths = [], []
     for text in texts:
@@ -220,40 +220,10 @@ def extract_summary_text(text: str) -> str:
 # -- prediction --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RouterPrediction:
-    """Where a message goes. ``text`` is what the handler should work on: the text to translate,
-    the paragraph to summarize, or the message itself."""
-
-    text: str
-    confidence: float
-    task: str
-    version: str
-    label: str = "chat"
-    scores: dict[str, float] = field(default_factory=dict)
-    target_lang: str | None = None  # translate only
-
-
-def resolve_route(prediction: RouterPrediction, qa_confidence: float | None,
-                  qa_threshold: float, min_confidence: float = 0.6) -> str:
-    """The handler for a message, with the low-confidence fallback.
-
-    * The router is sure (``confidence >= min_confidence``): its label.
-    * Otherwise the message is treated as free text: ``qa`` when the QA model is sure of an
-      answer (``qa_confidence >= qa_threshold``), else ``chat`` (an unsure translate or
-      summarize guess is not acted on: the user can still use /translate or /summarize).
-    """
-    if prediction.confidence >= min_confidence:
-        return prediction.label
-    if qa_confidence is not None and qa_confidence >= qa_threshold:
-        return "qa"
-    return "chat"
-
-
-class RouterPredictor:
+class IntentPredictor:
     """A loaded intent version: classifier + extraction."""
 
-    def __init__(self, model: RouterModel, tokenizer: Tokenizer, config: RouterConfig,
+    def __init__(self, model: IntentClassifier, tokenizer: Tokenizer, config: IntentConfig,
                  task: str = "intent", version: str = "candidate",
                  card: dict[str, Any] | None = None) -> None:
         self.model = model
@@ -271,40 +241,39 @@ class RouterPredictor:
         """(len(texts), n_labels) label probabilities."""
         out = np.zeros((len(texts), len(self.config.labels)), np.float32)
         for start in range(0, len(texts), 256):
-            inputs = router_inputs(self.tokenizer, texts[start : start + 256],
+            inputs = intent_inputs(self.tokenizer, texts[start : start + 256],
                                    self.config.max_len)
             with self._lock:
                 out[start : start + 256] = self._forward(inputs).numpy()
         return out
 
-    def predict(self, texts: Sequence[str]) -> list[RouterPrediction]:
-        """Label, confidence and the extracted text of each message."""
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Label, confidence and the extracted text of each message (sure from the version's
+        ``min_confidence`` on)."""
         texts = [normalize(str(t)) if "\n" not in str(t) else str(t).strip() for t in texts]
         probs = self.probabilities(texts) if texts else np.zeros((0, 0))
         out = []
         for text, row in zip(texts, probs, strict=True):
             label = self.config.labels[int(np.argmax(row))]
-            scores = {lab: round(float(p), 4) for lab, p in zip(self.config.labels, row,
-                                                                  strict=True)}
             payload, target = text, None
             if label == "translate":
                 payload, target = extract_translation(text)
             elif label == "summarize":
                 payload = extract_summary_text(text)
-            out.append(RouterPrediction(payload, float(row.max()), self.task, self.version,
-                                        label, scores, target))
+            confidence = float(row.max())
+            out.append(Prediction(payload, confidence, self.task, self.version,
+                                  confidence >= self.config.min_confidence, label, target))
         return out
 
-    def route(self, prediction: RouterPrediction, qa_confidence: float | None,
-              qa_threshold: float) -> str:
-        """``resolve_route`` with this version's ``min_confidence``."""
-        return resolve_route(prediction, qa_confidence, qa_threshold, self.config.min_confidence)
+    def warm_up(self, max_batch: int) -> None:
+        """Trace the classifier on one short text."""
+        self.predict(["hello"])
 
 
 # -- version files -----------------------------------------------------------------------------
 
 
-def save_router(predictor: RouterPredictor, directory: Path) -> int:
+def save_intent(predictor: IntentPredictor, directory: Path) -> int:
     from model.artifact import save_weights
 
     size = save_weights(predictor.model, directory)
@@ -314,30 +283,16 @@ def save_router(predictor: RouterPredictor, directory: Path) -> int:
     return size
 
 
-def load_router_dir(directory: Path, task: str = "intent", version: str | None = None,
-                    card: dict[str, Any] | None = None) -> RouterPredictor:
+def load_intent_dir(directory: Path, task: str = "intent", version: str | None = None,
+                    card: dict[str, Any] | None = None) -> IntentPredictor:
     from model.artifact import load_weights_into
 
     directory = Path(directory)
-    config = RouterConfig.from_dict(json.loads((directory / CONFIG).read_text(encoding="utf-8")))
-    model = RouterModel.from_config_object(config)
+    config = IntentConfig.from_dict(json.loads((directory / CONFIG).read_text(encoding="utf-8")))
+    model = IntentClassifier.from_config_object(config)
     load_weights_into(model, directory)
     if card is None and (directory / "card.json").is_file():
         card = json.loads((directory / "card.json").read_text(encoding="utf-8"))
     name = version or str((card or {}).get("version") or directory.name)
-    return RouterPredictor(model, Tokenizer.load(directory), config, task, name, card)
+    return IntentPredictor(model, Tokenizer.load(directory), config, task, name, card)
 
-
-def load_router(task: str = "intent", version: str | None = None,
-                model_dir: Path | str | None = None) -> RouterPredictor:
-    """Load the current (or a named) intent version from the registry."""
-    from model.predictor import configure_threads, ensure_default
-    from model.registry import Registry
-    from model.tasks import default_model_dir
-
-    configure_threads()
-    registry = Registry(Path(model_dir) if model_dir else default_model_dir())
-    if version is None:
-        ensure_default(task, registry)
-    path = registry.resolve(task, version)
-    return load_router_dir(path, task, path.name, registry.card(task, path.name))

@@ -1,6 +1,6 @@
-"""Train the intent router on generated messages and measure it on the hand-written held-out set.
+"""Train the intent model on generated messages and measure it on the hand-written held-out set.
 
-    train_router(RouterTrainOptions(budget_minutes=5))
+    train_intent(IntentTrainOptions(budget_minutes=5))
 
 Examples come from ``model.data.intent`` (templates in English and Chinese around corpus texts,
 plus real corpus messages); 10% of them are the dev split for early stopping. The held-out
@@ -23,8 +23,10 @@ import numpy as np
 
 from model.data.intent import IntentExample, build_intent_examples, read_intent_sources
 from model.evaluate import confusion_markdown, intent_metrics
+from model.loading import prepare_tensorflow
 from model.registry import Registry
-from model.tasks import REPO_ROOT, default_data_dir, default_model_dir, get_task
+from model.settings import REPO_ROOT, default_data_dir, default_model_dir, settings_from_env
+from model.task_specs import get_task
 from model.tokenizer import Tokenizer, TokenizerSpec
 from model.train import TrainResult
 
@@ -32,7 +34,7 @@ HELDOUT = REPO_ROOT / "tests" / "fixtures" / "intent" / "heldout.tsv"
 
 
 @dataclass
-class RouterTrainOptions:
+class IntentTrainOptions:
     task: str = "intent"
     corpora_dir: Path | None = None
     model_dir: Path | None = None
@@ -78,7 +80,7 @@ def _batches(tokens: list[list[int]], lengths: np.ndarray, labels: np.ndarray, b
                labels[chunk])
 
 
-def make_router_dataset(inputs: dict[str, Any], labels: np.ndarray, batch_size: int,
+def make_intent_dataset(inputs: dict[str, Any], labels: np.ndarray, batch_size: int,
                         shuffle: bool, seed: int) -> Any:
     import tensorflow as tf
 
@@ -114,15 +116,19 @@ def heldout_report(predictor: Any, heldout: Sequence[IntentExample]) -> dict[str
     return result
 
 
-def train_router(options: RouterTrainOptions) -> TrainResult:
+def train_intent(options: IntentTrainOptions) -> TrainResult:
     """Generate examples, train the classifier, measure it, write a new intent version."""
     import keras
 
-    from model.predictor import configure_threads
-    from model.router import RouterConfig, RouterModel, RouterPredictor, router_inputs
+    from model.intent_predictor import (
+        IntentClassifier,
+        IntentConfig,
+        IntentPredictor,
+        intent_inputs,
+    )
     from model.train import time_budget
 
-    configure_threads()
+    prepare_tensorflow(settings_from_env())
     started = time.monotonic()
     keras.utils.set_random_seed(options.seed)
     rng = random.Random(options.seed)
@@ -133,16 +139,16 @@ def train_router(options: RouterTrainOptions) -> TrainResult:
     dev, train = examples[:n_dev], examples[n_dev:]
     tokenizer = Tokenizer.train([e.text for e in train],
                                 TokenizerSpec(vocab_size=options.vocab_size))
-    config = RouterConfig.from_dict({**RouterConfig().to_dict(), **options.overrides,
+    config = IntentConfig.from_dict({**IntentConfig().to_dict(), **options.overrides,
                                      "vocab_size": tokenizer.vocab_size})
     index = {label: i for i, label in enumerate(config.labels)}
 
     def dataset(items: list[IntentExample], shuffle: bool) -> Any:
-        inputs = router_inputs(tokenizer, [e.text for e in items], config.max_len)
+        inputs = intent_inputs(tokenizer, [e.text for e in items], config.max_len)
         labels = np.array([index[e.label] for e in items], np.int32)
-        return make_router_dataset(inputs, labels, options.batch_size, shuffle, options.seed)
+        return make_intent_dataset(inputs, labels, options.batch_size, shuffle, options.seed)
 
-    model = RouterModel.from_config_object(config)
+    model = IntentClassifier.from_config_object(config)
     model.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     budget = time_budget(options.budget_minutes * 60)
@@ -153,11 +159,11 @@ def train_router(options: RouterTrainOptions) -> TrainResult:
         verbose=options.verbose)
     fit_seconds = time.monotonic() - fit_start
     model.set_weights([w.astype(np.float16).astype(np.float32) for w in model.get_weights()])
-    predictor = RouterPredictor(model, tokenizer, config, options.task)
+    predictor = IntentPredictor(model, tokenizer, config, options.task)
     dev_predictions = predictor.predict([e.text for e in dev])
     heldout = read_heldout(Path(options.heldout_file or HELDOUT))
     metrics = {  # dev: generated messages; test: the hand-written held-out messages
-        "dev": intent_metrics([e.label for e in dev], [p.label for p in dev_predictions],
+        "dev": intent_metrics([e.label for e in dev], [p.label or "" for p in dev_predictions],
                               config.labels),
         "test": heldout_report(predictor, heldout),
     }
@@ -165,17 +171,17 @@ def train_router(options: RouterTrainOptions) -> TrainResult:
                           fit_seconds, history.history, bool(budget.exhausted))
 
 
-def _write_version(options: RouterTrainOptions, predictor: Any, metrics: dict[str, Any],
+def _write_version(options: IntentTrainOptions, predictor: Any, metrics: dict[str, Any],
                    n_train: int, n_dev: int, started: float, fit_seconds: float,
                    history: dict[str, list[float]], exhausted: bool) -> TrainResult:
-    from model.router import save_router
+    from model.intent_predictor import save_intent
     from model.train import _sha256
 
     registry = Registry(options.model_dir or default_model_dir())
     task = options.task
     with registry.new_version(task) as (version, staging):
         predictor.version = version
-        size = save_router(predictor, staging)
+        size = save_intent(predictor, staging)
         manifest = Path(options.corpora_dir or default_data_dir()) / "manifest.json"
         card = {
             "task": task,

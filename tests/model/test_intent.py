@@ -1,4 +1,4 @@
-"""The intent router: extraction rules, fallback rule, a tiny training run, the shipped model."""
+"""The intent model: extraction rules, a tiny training run, the shipped model."""
 
 from __future__ import annotations
 
@@ -15,20 +15,18 @@ from model.data.intent import (
     summarize_request,
     translate_request,
 )
-from model.router import (
-    RouterConfig,
-    RouterModel,
-    RouterPrediction,
-    RouterPredictor,
+from model.intent_predictor import (
+    IntentClassifier,
+    IntentConfig,
+    IntentPredictor,
     extract_summary_text,
     extract_translation,
-    load_router_dir,
-    resolve_route,
-    router_inputs,
-    save_router,
+    intent_inputs,
+    load_intent_dir,
+    save_intent,
 )
-from model.router_train import HELDOUT, heldout_report, read_heldout
-from model.tasks import PRETRAINED_DIR
+from model.intent_train import HELDOUT, heldout_report, read_heldout
+from model.task_specs import PRETRAINED_DIR
 from model.tokenizer import Tokenizer, TokenizerSpec
 from tests.model.seeding import DATA_SEED, seeded
 
@@ -92,15 +90,6 @@ def test_template_requests_extract_their_payload() -> None:
             assert extract_summary_text(example.text) == paragraph, example.text
 
 
-def test_fallback_rule() -> None:
-    sure = RouterPrediction("x", 0.9, "intent", "v", "translate", {}, "zh")
-    unsure = RouterPrediction("x", 0.4, "intent", "v", "chat", {}, None)
-    assert resolve_route(sure, None, 0.5) == "translate"
-    assert resolve_route(unsure, qa_confidence=0.8, qa_threshold=0.5) == "qa"
-    assert resolve_route(unsure, qa_confidence=0.2, qa_threshold=0.5) == "chat"
-    assert resolve_route(unsure, qa_confidence=None, qa_threshold=0.5) == "chat"
-
-
 def _tiny_sources() -> IntentSources:
     return IntentSources(
         qa_questions=["what is debian?", "how do I install a package?", "谁发明了电灯泡？",
@@ -116,26 +105,26 @@ def _tiny_sources() -> IntentSources:
     )
 
 
-def test_tiny_router_learns_and_round_trips(tmp_path: Path) -> None:
+def test_tiny_intent_model_learns_and_round_trips(tmp_path: Path) -> None:
     import keras
 
     seeded(1)
     examples = build_intent_examples(_tiny_sources(), per_label=120, seed=1 + DATA_SEED)
     assert {e.label for e in examples} == set(LABELS)
     tokenizer = Tokenizer.train([e.text for e in examples], TokenizerSpec(vocab_size=800))
-    config = RouterConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, units=16, hidden=16,
+    config = IntentConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, units=16, hidden=16,
                           dropout=0.0, max_len=32)
-    model = RouterModel.from_config_object(config)
+    model = IntentClassifier.from_config_object(config)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
-    inputs = router_inputs(tokenizer, [e.text for e in examples], config.max_len)
+    inputs = intent_inputs(tokenizer, [e.text for e in examples], config.max_len)
     labels = np.array([config.labels.index(e.label) for e in examples])
     model.fit(inputs, labels, epochs=4, batch_size=32, verbose=0)
-    predictor = RouterPredictor(model, tokenizer, config)
+    predictor = IntentPredictor(model, tokenizer, config)
     predicted = [p.label for p in predictor.predict([e.text for e in examples])]
     accuracy = np.mean([p == e.label for p, e in zip(predicted, examples, strict=True)])
     assert accuracy > 0.9
-    save_router(predictor, tmp_path)
-    loaded = load_router_dir(tmp_path)
+    save_intent(predictor, tmp_path)
+    loaded = load_intent_dir(tmp_path)
     texts = [e.text for e in examples[:20]]
     np.testing.assert_allclose(loaded.probabilities(texts), predictor.probabilities(texts),
                                atol=2e-2)
@@ -174,8 +163,9 @@ SHIPPED = PRETRAINED_DIR / "intent"
 ])
 def test_shipped_router_routes_each_class_in_both_languages(message: str, label: str) -> None:
     [prediction] = shipped_router().predict([message])
-    assert prediction.label == label, prediction.scores
+    assert prediction.label == label, shipped_router().probabilities([message])
     assert 0.0 <= prediction.confidence <= 1.0
+    assert prediction.sure == (prediction.confidence >= shipped_router().config.min_confidence)
 
 
 @pytest.mark.skipif(not (SHIPPED / "card.json").is_file(), reason="no shipped intent version")
@@ -186,10 +176,10 @@ def test_shipped_router_meets_the_heldout_bar() -> None:
     assert (translate.text, translate.target_lang) == ("早上好", "en")
 
 
-_CACHE: dict[str, RouterPredictor] = {}
+_CACHE: dict[str, IntentPredictor] = {}
 
 
-def shipped_router() -> RouterPredictor:
+def shipped_router() -> IntentPredictor:
     if "router" not in _CACHE:
-        _CACHE["router"] = load_router_dir(SHIPPED)
+        _CACHE["router"] = load_intent_dir(SHIPPED)
     return _CACHE["router"]

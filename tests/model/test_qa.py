@@ -21,24 +21,15 @@ from model.evaluate import (
     normalize_answer,
     token_overlap,
 )
+from model.qa_bank import LexicalIndex
+from model.qa_calibration import choose_threshold, qa_rank_fn
+from model.qa_contrastive import ContrastiveTrainer
+from model.qa_encoder import DualEncoder, QAConfig
+from model.qa_files import load_qa_dir, save_qa
+from model.qa_pairs import PairSampler, noisy_copy, same_answer_pairs
+from model.qa_predictor import QAPredictor
 from model.registry import Registry
-from model.retrieval import (
-    DualEncoder,
-    LexicalIndex,
-    QAConfig,
-    QAPredictor,
-    load_qa_dir,
-    save_qa,
-)
-from model.retrieval_train import (
-    ContrastiveTrainer,
-    PairSampler,
-    choose_threshold,
-    noisy_copy,
-    qa_rank_fn,
-    same_answer_pairs,
-)
-from model.tasks import PRETRAINED_DIR
+from model.task_specs import PRETRAINED_DIR
 from model.tokenizer import Tokenizer, TokenizerSpec
 from tests.model.seeding import DATA_SEED, seeded
 
@@ -132,11 +123,13 @@ def test_below_threshold_the_prediction_is_not_sure(tiny: QAPredictor) -> None:
     unsure = QAPredictor(tiny.model, tiny.tokenizer, replace(tiny.config, threshold=1.01))
     unsure.bank = tiny.bank
     [p] = unsure.predict(["who wrote hamlet"])
-    assert not p.sure and p.text == "" and p.answer  # the best guess is still reported
+    assert not p.sure and p.text == "" and p.closest_answer  # the best guess is still reported
     sure = QAPredictor(tiny.model, tiny.tokenizer, replace(tiny.config, threshold=0.0))
     sure.bank = tiny.bank
     [p] = sure.predict(["who wrote hamlet"])
-    assert p.sure and p.text == p.answer and len(p.runner_ups) >= 1
+    assert p.sure and p.text == p.closest_answer
+    [row] = sure.answers(["who wrote hamlet"])
+    assert row[0].answer == p.text and len(row) >= 2  # the runners-up are ranked too
     [empty] = sure.predict([""])
     assert not empty.sure and empty.confidence == 0.0
 
@@ -184,9 +177,12 @@ def test_shipped_qa_answers_paraphrases_in_both_languages() -> None:
     predictor = load_qa_dir(PRETRAINED_DIR / "qa")
     card = json.loads((PRETRAINED_DIR / "qa" / "card.json").read_text(encoding="utf-8"))
     assert predictor.config.threshold == card["threshold"]
-    english, chinese = predictor.predict(["who is the author of the hobbit", "Debian 是什么"])
-    assert english.question == "who wrote the hobbit" and english.version == card["version"]
-    assert "Debian" in chinese.answer and any("\u4e00" <= ch <= "\u9fff" for ch in chinese.answer)
+    questions = ["who is the author of the hobbit", "Debian 是什么"]
+    english, chinese = predictor.predict(questions)
+    assert predictor.answers(questions)[0][0].question == "who wrote the hobbit"
+    assert english.version == card["version"]
+    assert "Debian" in chinese.closest_answer
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese.closest_answer)
 
 
 def test_evaluate_cli_prints_qa_json(tiny: QAPredictor, tmp_path: Path) -> None:
@@ -215,8 +211,11 @@ def test_evaluate_cli_prints_qa_json(tiny: QAPredictor, tmp_path: Path) -> None:
 
 
 def test_rank_fn_reports_answers_and_flags(tiny: QAPredictor) -> None:
-    ranked, answered = qa_rank_fn(tiny)(["who wrote hamlet"])
+    ranked, answered = qa_rank_fn(tiny)(["who wrote hamlet", ""])
     assert ranked[0][0] and isinstance(answered[0], bool)
+    [p] = tiny.predict(["who wrote hamlet"])
+    assert ranked[0][0] == p.closest_answer and answered[0] == p.sure
+    assert ranked[1] == [] and answered[1] is False  # an empty question gets no answer
 
 
 def test_add_missing_adds_only_pairs_the_bank_lacks(tiny: QAPredictor, tmp_path: Path) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from model.config import ModelConfig
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
@@ -83,8 +81,8 @@ TASKS: dict[str, TaskSpec] = {
         vocab_size=6000,
         description="English one-line summary of a paragraph (pointer-generator copy mechanism)",
     ),
-    # Retrieval and routing models: trained by model.retrieval_train / model.router_train, which
-    # keep their own hyper-parameters (QAConfig, RouterConfig); the seq2seq fields are unused.
+    # The qa and intent models: trained by model.qa_train / model.intent_train, which keep their
+    # own hyper-parameters (QAConfig, IntentConfig); the seq2seq fields are unused.
     "qa": TaskSpec(
         name="qa",
         corpus="qa",
@@ -99,7 +97,7 @@ TASKS: dict[str, TaskSpec] = {
         swap=False,
         target_lang="en",
         kind="intent",
-        description="Router: free text -> qa | chat | translate | summarize (English, Chinese)",
+        description="Intent: free text -> qa | chat | translate | summarize (English, Chinese)",
     ),
 }
 
@@ -112,11 +110,17 @@ def get_task(name: str) -> TaskSpec:
         raise KeyError(f"unknown task {name!r}; known tasks: {known}") from None
 
 
-def default_model_dir() -> Path:
-    """Registry root: ``MODEL_DIR`` or ``<repo>/data/models``."""
-    return Path(os.environ.get("MODEL_DIR") or REPO_ROOT / "data" / "models")
+@dataclass(frozen=True)
+class TaskData:
+    """Where a task's training corpus lives and how the trainer reads it (for snapshots)."""
+
+    task: str
+    kind: str  # translate | chat | summarize | qa | intent
+    corpus_dir: Path  # train.tsv / dev.tsv / test.tsv, in the corpus' own direction
+    swap: bool  # the task learns target -> source of the corpus (e.g. zh-en)
 
 
-def default_data_dir() -> Path:
-    """Corpus cache: ``MODEL_DATA_DIR`` or ``<repo>/data/corpora``."""
-    return Path(os.environ.get("MODEL_DATA_DIR") or REPO_ROOT / "data" / "corpora")
+def task_data(task: str, data_dir: Path) -> TaskData:
+    """The training corpus of ``task`` in the corpus cache ``data_dir`` (``<data_dir>/tasks/``)."""
+    spec = get_task(task)
+    return TaskData(spec.name, spec.kind, Path(data_dir) / "tasks" / spec.corpus, spec.swap)
