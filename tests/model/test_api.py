@@ -23,6 +23,7 @@ def test_settings_from_env_reads_the_documented_variables() -> None:
     assert defaults == ModelSettings(DEFAULT_MODEL_DIR, DEFAULT_DATA_DIR, 0, 0, True)
 
 
+@pytest.mark.tf
 def test_an_unknown_task_or_an_empty_registry_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(KeyError):
         load("weather", ModelSettings(model_dir=tmp_path))
@@ -30,6 +31,7 @@ def test_an_unknown_task_or_an_empty_registry_fails_clearly(tmp_path: Path) -> N
         load("qa", ModelSettings(model_dir=tmp_path), version="v-missing")
 
 
+@pytest.mark.tf
 @pytest.mark.skipif(not SHIPPED, reason="no shipped qa and intent versions")
 def test_load_uses_the_settings_not_the_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
