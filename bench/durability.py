@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, machine, table, write_json, write_markdown
+from bench.common import machine, table, write_json, write_markdown
 from bot.services.turns import Turns
 from bot.storage import Database
 from bot.storage.records import IncomingMessage
