@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from model import registry as registry_module
+from model.registry import CARD as CARD_NAME
 from model.registry import Registry, RegistryError
 
 
@@ -76,3 +77,107 @@ def test_crash_mid_promotion_keeps_old_current(tmp_path: Path, monkeypatch) -> N
 def test_resolve_without_current(tmp_path: Path) -> None:
     with pytest.raises(RegistryError):
         Registry(tmp_path).resolve("chat")
+
+
+class DiskLog:
+    """Records fsyncs (by path) and renames, in order, through monkeypatched ``os`` calls."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.events: list[tuple[str, str]] = []
+        real_fsync, real_rename, real_replace = os.fsync, os.rename, os.replace
+
+        def fsync(fd: int) -> None:
+            self.events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+            real_fsync(fd)
+
+        def rename(src: str, dst: str) -> None:
+            real_rename(src, dst)
+            self.events.append(("rename", str(dst)))
+
+        def replace(src: str, dst: str) -> None:
+            real_replace(src, dst)
+            self.events.append(("rename", str(dst)))
+
+        monkeypatch.setattr(registry_module.os, "fsync", fsync)
+        monkeypatch.setattr(registry_module.os, "rename", rename)
+        monkeypatch.setattr(registry_module.os, "replace", replace)
+
+    def index(self, kind: str, path: Path | str) -> int:
+        return self.events.index((kind, str(path)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fds")
+def test_a_version_is_on_disk_before_it_becomes_visible(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = Registry(tmp_path)
+    disk = DiskLog(monkeypatch)
+    with reg.new_version("chat", "v1") as (_, staging):
+        (staging / "weights").mkdir()
+        (staging / "weights" / "model.h5").write_bytes(b"w" * 100)
+        Registry.write_card(staging, {"version": "v1"})
+    versions = tmp_path / "chat" / "versions"
+    shown = disk.index("rename", versions / "v1")
+    for path in (staging / "weights" / "model.h5", staging / CARD_NAME, staging / "weights",
+                 staging):
+        assert disk.index("fsync", path) < shown, path  # data and folders, then the rename
+    assert ("fsync", str(versions)) in disk.events[shown:]  # the rename itself made durable
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fds")
+def test_the_pointer_is_durable_before_the_history(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = Registry(tmp_path)
+    make_version(reg, "chat", "v1")
+    make_version(reg, "chat", "v2")
+    reg.promote("chat", "v1")
+    for switch in (lambda: reg.promote("chat", "v2"), lambda: reg.rollback("chat")):
+        disk = DiskLog(monkeypatch)
+        switch()
+        task_dir = tmp_path / "chat"
+        pointer = disk.index("rename", task_dir / "current")
+        history = disk.index("rename", task_dir / "history.json")
+        assert pointer < history
+        assert disk.events[pointer + 1] == ("fsync", str(task_dir))
+        assert disk.events[history + 1] == ("fsync", str(task_dir))
+
+
+def _crash_on(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    real_replace = os.replace
+
+    def crash(src: str, dst: str) -> None:
+        if str(dst).endswith(name):
+            raise OSError("power lost")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(registry_module.os, "replace", crash)
+
+
+def test_a_crash_between_pointer_and_history_still_rolls_back_right(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = Registry(tmp_path)
+    for name in ("v0", "v1", "v2"):
+        make_version(reg, "chat", name)
+    reg.promote("chat", "v0")
+    reg.promote("chat", "v1")
+    _crash_on(monkeypatch, "history.json")
+    with pytest.raises(OSError):
+        reg.promote("chat", "v2")  # the pointer moved, the history did not
+    monkeypatch.undo()
+    assert reg.current("chat") == "v2"
+    assert reg.previous("chat") == "v1"
+    reg.promote("chat", "v2")  # a retried promotion completes the history
+    _crash_on(monkeypatch, "history.json")
+    with pytest.raises(OSError):
+        reg.rollback("chat")  # back to v1 on the pointer; history still ends in v2
+    monkeypatch.undo()
+    assert reg.current("chat") == "v1"
+    assert reg.previous("chat") == "v0"  # not v2, which was rolled back from
+    assert reg.rollback("chat") == "v0"
+
+
+def test_earlier_versions_newest_first(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    for name in ("v1", "v2", "v3"):
+        make_version(reg, "chat", name)
+    assert reg.earlier("chat", "v3") == ["v2", "v1"]
+    assert reg.earlier("chat", "v1") == []
