@@ -290,6 +290,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
               "{serving} keeps serving.\nReason: {reason}",
         "zh": "{task} 的版本 {version} 加载失败,所以没有切换;继续使用 {serving}。\n原因:{reason}",
     },
+    "fallback_loaded": {
+        "en": "The current version {version} of {task} failed to load at start-up, so the bot "
+              "serves the earlier version {serving} (the current pointer is unchanged).\n"
+              "Reason: {reason}",
+        "zh": "{task} 的当前版本 {version} 启动时加载失败,现在使用较早的版本 {serving}"
+              "(current 指针未改)。\n原因:{reason}",
+    },
     "retrain_busy": {
         "en": "A retrain of {task} is running ({phase}). Try again when it is done.",
         "zh": "{task} 正在重训({phase})。请等它结束后再试。",

@@ -64,8 +64,8 @@ def fsync_tree(root: Path) -> None:
         for name in files:
             with open(Path(folder) / name, "rb") as handle:
                 os.fsync(handle.fileno())
-    for folder in reversed(directories):
-        fsync_dir(folder)
+    for directory in reversed(directories):
+        fsync_dir(directory)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

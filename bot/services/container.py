@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.services.audit import AuditLog
 from bot.services.conversation import Conversation
+from bot.services.fallback import FallbackLoader
 from bot.services.inference import InferenceService, ModelLoader
 from bot.services.insights import Insights
 from bot.services.learning import Learning
 from bot.services.models import predictor_loader
+from bot.services.notices import AdminNotices
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
 from bot.services.retrain import RetrainService
@@ -50,8 +52,13 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
     """Migrate the database, start loading the models, wire everything together."""
     db = Database(settings.database_url)
     await db.migrate()
-    inference = InferenceService(
+    notices = AdminNotices(settings.default_language)
+    # a current version that fails to load at start-up gives way to an earlier one (admins told)
+    model_loader = FallbackLoader(
         loader or predictor_loader(settings.model_dir, settings.bot_data_dir / "qa"),
+        settings.model_dir, notices.fell_back)
+    inference = InferenceService(
+        model_loader,
         max_batch=settings.batch_max_size,
         max_wait_ms=settings.batch_max_wait_ms,
         timeout_s=settings.inference_timeout_s,
@@ -64,7 +71,7 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
                                 settings.qa_min_confidence)
     turns = Turns(db, settings.store_group_messages, settings.default_language)
     learning = Learning(db, inference)
-    versions = ModelVersions(inference, settings.model_dir, settings.default_language)
+    versions = ModelVersions(inference, settings.model_dir, settings.default_language, notices)
     return Services(
         settings=settings,
         db=db,
