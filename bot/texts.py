@@ -227,10 +227,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "status": {
         "en": "Up for {uptime}.\nModels: {versions}\nQueues: {queues}\n"
               "Last retrain: {last}\nNext retrain: {next}\n"
-              "Corrections waiting for review: {pending}\nDatabase: {db}",
+              "Corrections waiting for review: {pending}\nDatabase: {db}\nDisk: {disk}",
         "zh": "已运行 {uptime}。\n模型:{versions}\n队列:{queues}\n"
-              "上次训练:{last}\n下次训练:{next}\n待审核纠正:{pending}\n数据库:{db}",
+              "上次训练:{last}\n下次训练:{next}\n待审核纠正:{pending}\n数据库:{db}\n"
+              "磁盘:{disk}",
     },
+    "status_disk": {"en": "models {models}, bot data {data}, {free} free",
+                    "zh": "模型 {models},机器人数据 {data},剩余 {free}"},
     "none": {"en": "none", "zh": "无"},
     "not_scheduled": {"en": "not scheduled", "zh": "未安排"},
     "stats": {

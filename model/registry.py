@@ -6,6 +6,8 @@ Layout under the registry root (``MODEL_DIR``)::
     <task>/versions/.staging-*/      a version being written; never listed, never promoted
     <task>/current                   the serving version's name (replaced atomically)
     <task>/history.json              promotions in order, for rollback
+    <task>/pinned.json               versions that retention never deletes
+    <task>/runs/<stamp>/             a training run's checkpoints and best weights (model.train)
 
 A version directory only appears (by ``os.rename`` of its staging directory) once everything in
 it is written, and ``promote`` refuses a directory without a card, so a crash at any point leaves
@@ -238,3 +240,39 @@ class Registry:
         _atomic_write_text(self.task_dir(task) / "current", previous + "\n")
         _atomic_write_text(self.task_dir(task) / "history.json", json.dumps(history, indent=1))
         return previous
+
+    # -- retention ---------------------------------------------------------------------------
+    def pinned(self, task: str) -> list[str]:
+        path = self.task_dir(task) / "pinned.json"
+        return list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
+
+    def pin(self, task: str, version: str, pinned: bool = True) -> None:
+        """Keep ``version`` whatever the retention policy says (or stop keeping it)."""
+        self.card(task, version)
+        names = [name for name in self.pinned(task) if name != version]
+        if pinned:
+            names.append(version)
+        _atomic_write_text(self.task_dir(task) / "pinned.json", json.dumps(names, indent=1))
+
+    def expendable(self, task: str, keep_candidates: int) -> list[Path]:
+        """What the retention policy deletes: every version except the current, the previous,
+        the pinned and the ``keep_candidates`` newest others; and the folders of training runs
+        that finished or failed (their checkpoints and best weights; a run still marked running
+        may be resumed, so it stays)."""
+        keep = {self.current(task), self.previous(task), *self.pinned(task)}
+        others = [info for info in self.versions(task) if info.version not in keep]
+        doomed = [info.path for info in others[: max(len(others) - keep_candidates, 0)]]
+        runs = self.task_dir(task) / "runs"
+        for run in sorted(runs.iterdir()) if runs.is_dir() else []:
+            meta = run / "run.json"
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                if meta.is_file() and json.loads(meta.read_text())["status"] != "running":
+                    doomed.append(run)
+        return doomed
+
+    def prune(self, task: str, keep_candidates: int) -> list[Path]:
+        """Delete what ``expendable`` lists; returns the deleted paths."""
+        doomed = self.expendable(task, keep_candidates)
+        for path in doomed:
+            shutil.rmtree(path, ignore_errors=True)
+        return doomed

@@ -16,6 +16,7 @@ from bot.services.models import predictor_loader
 from bot.services.notices import AdminNotices
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
+from bot.services.retention import Retention
 from bot.services.retrain import RetrainService
 from bot.services.routing import Router
 from bot.services.turns import Turns
@@ -71,7 +72,10 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
                                 settings.qa_min_confidence)
     turns = Turns(db, settings.store_group_messages, settings.default_language)
     learning = Learning(db, inference)
-    versions = ModelVersions(inference, settings.model_dir, settings.default_language, notices)
+    retention = Retention(settings.model_dir, settings.bot_data_dir,
+                          settings.bot_data_dir / "retrain", settings.retain_candidates)
+    versions = ModelVersions(inference, settings.model_dir, settings.default_language, notices,
+                             retention)
     return Services(
         settings=settings,
         db=db,
@@ -84,7 +88,7 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
         audit=AuditLog(db),
         learning=learning,
         privacy=Privacy(db, turns, learning),
-        insights=Insights(db, inference),
+        insights=Insights(db, inference, retention),
         versions=versions,
         retrain=RetrainService(settings, db, versions),
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.services.inference import InferenceService
 from bot.services.notices import AdminNotices, Announce
+from bot.services.retention import Retention
 from bot.texts import say
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,13 @@ class ModelVersions:
     """The registry (through ``model.predictor``) plus the running InferenceService."""
 
     def __init__(self, inference: InferenceService, model_dir: Path | None,
-                 lang: str = "en", notices: AdminNotices | None = None) -> None:
+                 lang: str = "en", notices: AdminNotices | None = None,
+                 retention: Retention | None = None) -> None:
         self.inference = inference
         self.model_dir = model_dir
         self.lang = lang  # of the messages to admins
         self.notices = notices or AdminNotices(lang)
+        self.retention = retention
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
@@ -105,7 +108,8 @@ class ModelVersions:
                 await asyncio.to_thread(registry.promote, task, version)
 
             await self._load(task, version, write_pointer)
-            return version
+        await self.prune()
+        return version
 
     async def rollback(self, task: str) -> str:
         """Serve the previously promoted version again; SwitchFailed if there is none or it
@@ -122,7 +126,17 @@ class ModelVersions:
             await self._load(task, target, write_pointer)
             if done[0] != target:  # someone moved the pointer meanwhile: serve what it says
                 await self._load(task, done[0])
-            return str(done[0])
+        await self.prune()
+        return str(done[0])
+
+    async def prune(self, snapshots: bool = False) -> None:
+        """Apply the disk retention policy; a failure is logged, never raised."""
+        if self.retention is None:
+            return
+        try:
+            await self.retention.prune(snapshots)
+        except Exception:
+            log.exception("disk retention failed")
 
     async def _load(self, task: str, version: str,
                     commit: Callable[[], Awaitable[None]] | None = None) -> None:

@@ -1,3 +1,5 @@
+import errno
+import json
 import os
 from pathlib import Path
 
@@ -181,3 +183,41 @@ def test_earlier_versions_newest_first(tmp_path: Path) -> None:
         make_version(reg, "chat", name)
     assert reg.earlier("chat", "v3") == ["v2", "v1"]
     assert reg.earlier("chat", "v1") == []
+
+
+def test_retention_keeps_current_previous_pinned_and_the_newest_candidates(
+        tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    for name in ("v1", "v2", "v3", "v4", "v5", "v6", "v7"):
+        make_version(reg, "chat", name)
+    reg.promote("chat", "v2")
+    reg.promote("chat", "v4")  # current v4, previous v2
+    reg.pin("chat", "v1")
+    runs = tmp_path / "chat" / "runs"
+    for run, status in (("r1", "done"), ("r2", "failed"), ("r3", "running")):
+        (runs / run).mkdir(parents=True)
+        (runs / run / "run.json").write_text(json.dumps({"status": status}))
+        (runs / run / "best.weights.h5").write_bytes(b"w")
+    deleted = reg.prune("chat", keep_candidates=2)
+    assert sorted(p.name for p in deleted) == ["r1", "r2", "v3", "v5"]
+    assert [v.version for v in reg.versions("chat")] == ["v1", "v2", "v4", "v6", "v7"]
+    assert sorted(p.name for p in runs.iterdir()) == ["r3"]  # may be resumed
+    assert reg.current("chat") == "v4" and reg.rollback("chat") == "v2"
+
+
+def test_a_full_disk_while_writing_a_version_leaves_the_registry_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = Registry(tmp_path)
+    make_version(reg, "chat", "v1")
+    reg.promote("chat", "v1")
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(registry_module.os, "fsync", full)  # the card's write hits the limit
+    with pytest.raises(OSError), reg.new_version("chat", "v2") as (_, staging):
+        (staging / "weights.bin").write_bytes(b"w" * 10)
+        Registry.write_card(staging, {"version": "v2", "created_at": "v2"})
+    monkeypatch.undo()
+    assert [v.version for v in reg.versions("chat")] == ["v1"] and reg.current("chat") == "v1"
+    assert [p.name for p in (tmp_path / "chat" / "versions").iterdir()] == ["v1"]
