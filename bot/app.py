@@ -200,13 +200,17 @@ async def register_commands(application: BotApplication) -> None:
 
 
 async def answer_interrupted(application: BotApplication, window_s: float) -> None:
-    """Queue again the messages a previous run accepted but died before answering."""
+    """Queue again the messages a previous run accepted but died before answering.
+
+    They are stored already, so they skip the webhook's hold (``put_nowait``): start-up, which
+    runs before anything is handled, must not wait on each of them."""
     services = application.bot_data.services
     if services is None or window_s <= 0:
         return
     pending = await services.turns.interrupted(window_s)
     for stored in pending:
         if stored.raw_update is not None:
-            await application.update_queue.put(Update.de_json(stored.raw_update, application.bot))
+            application.update_queue.put_nowait(
+                Update.de_json(stored.raw_update, application.bot))
     if pending:
         log.info("answering %d message(s) left unanswered by the previous run", len(pending))

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     retrain_nice: int = Field(default=10, ge=0, le=19)
     retrain_idle_priority: bool = False
     retrain_extra_args: str = ""
+    retain_candidates: int = Field(default=3, ge=0)  # disk retention (bot/services/retention.py)
 
     log_level: str = "INFO"
 

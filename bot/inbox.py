@@ -6,9 +6,17 @@ killed (SIGKILL, power loss) before it stored the batch would lose those message
 ``HoldingRequest`` wraps the request object of ``getUpdates``: it notes the update ids each
 response carries, and before sending the next ``getUpdates`` it waits until every update below
 the new offset is stored (the admission handler marks it) or fully handled
-(``DurableApplication``). Storage takes milliseconds, so polling is barely delayed; after
-``max_wait_s`` it goes on anyway (logged) rather than stall the bot. A batch that Telegram sends
-again after a crash is not answered twice: messages are stored once, by chat and message id.
+(``DurableApplication``). Storage takes milliseconds, so polling is barely delayed.
+
+An update waits for its handlers at PTB's concurrency semaphore (``CONCURRENT_UPDATES`` turns in
+flight) before admission can store it, so the hold counts ``max_wait_s`` only from the moment
+its handlers start (``DurableApplication`` marks that): an update still queued behind busy turns
+is held until it is stored, which throttles polling to what the bot can take while the rest
+wait at Telegram. An update whose handlers started but did not store it within ``max_wait_s``
+(a locked database) is confirmed anyway (logged) rather than stall the bot; ``max_queued_s``
+bounds the wait of a queued one the same way, in case an update never reaches its handlers. A
+batch that Telegram sends again after a crash is not answered twice: messages are stored once,
+by chat and message id.
 
 A webhook has the same gap: PTB's webhook handler answers Telegram's POST (200, "delivered")
 as soon as it has queued the update. ``HoldingQueue`` is the application's update queue; in
@@ -36,9 +44,11 @@ log = logging.getLogger(__name__)
 class Inbox:
     """Update ids fetched from Telegram and not yet stored or handled."""
 
-    def __init__(self, max_wait_s: float = 10.0) -> None:
-        self.max_wait_s = max_wait_s
-        self._pending: set[int] = set()
+    def __init__(self, max_wait_s: float = 10.0, max_queued_s: float = 600.0) -> None:
+        self.max_wait_s = max_wait_s  # from the start of the update's handlers
+        self.max_queued_s = max_queued_s  # from its fetch, while it waits for a handler slot
+        self._pending: dict[int, float] = {}  # update id -> deadline (monotonic)
+        self._started: set[int] = set()
         self._changed = asyncio.Event()
 
     @property
@@ -46,35 +56,48 @@ class Inbox:
         return len(self._pending)
 
     def fetched(self, update_ids: list[int]) -> None:
-        self._pending.update(update_ids)
+        deadline = time.monotonic() + self.max_queued_s
+        for update_id in update_ids:
+            self._pending.setdefault(update_id, deadline)
+
+    def started(self, update_id: int) -> None:
+        """The update's handlers run now: storing it should take milliseconds from here."""
+        if update_id in self._pending and update_id not in self._started:
+            self._started.add(update_id)
+            self._pending[update_id] = time.monotonic() + self.max_wait_s
+            self._changed.set()
 
     def done(self, update_id: int) -> None:
         if update_id in self._pending:
-            self._pending.discard(update_id)
+            del self._pending[update_id]
+            self._started.discard(update_id)
             self._changed.set()
 
     async def settled(self, below: int) -> bool:
-        """Wait until no fetched update below ``below`` is pending; False after max_wait_s."""
+        """Wait until no fetched update below ``below`` is pending; False if one was given up
+        on (``max_wait_s`` after its handlers started, ``max_queued_s`` while queued)."""
         return await self._wait(lambda u: u < below)
 
     async def stored(self, update_id: int) -> bool:
-        """Wait until update ``update_id`` is no longer pending; False after max_wait_s."""
+        """Wait until update ``update_id`` is no longer pending; False if it was given up on."""
         return await self._wait(lambda u: u == update_id)
 
     async def _wait(self, holds: Callable[[int], bool]) -> bool:
-        deadline = time.monotonic() + self.max_wait_s
-        while any(holds(u) for u in self._pending):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                stuck = sorted(u for u in self._pending if holds(u))
-                log.warning("confirming %d update(s) to Telegram before they were stored "
-                            "(waited %.0f s): %s", len(stuck), self.max_wait_s, stuck[:10])
-                self._pending.difference_update(stuck)
-                return False
+        complete = True
+        while held := {u: d for u, d in self._pending.items() if holds(u)}:
+            now = time.monotonic()
+            stuck = sorted(u for u, deadline in held.items() if deadline <= now)
+            if stuck:
+                log.warning("confirming %d update(s) to Telegram before they were stored: %s",
+                            len(stuck), stuck[:10])
+                for update_id in stuck:
+                    self.done(update_id)
+                complete = False
+                continue
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=left)
-        return True
+                await asyncio.wait_for(self._changed.wait(), timeout=min(held.values()) - now)
+        return complete
 
 
 class HoldingRequest(BaseRequest):
@@ -118,8 +141,9 @@ class HoldingRequest(BaseRequest):
 
 class HoldingQueue(asyncio.Queue):
     """The application's update queue. With ``hold`` (webhook mode), ``put`` of an update
-    returns once the bot has stored or handled it (at most the inbox's ``max_wait_s``), so
-    PTB's webhook handler answers Telegram only then; other items pass straight through."""
+    returns once the bot has stored or handled it (or given up on it, as ``Inbox`` says), so
+    PTB's webhook handler answers Telegram only then; other items pass straight through, and
+    so does ``put_nowait`` (updates the bot has stored already, re-queued at start-up)."""
 
     def __init__(self, inbox: Inbox, hold: bool = False) -> None:
         super().__init__()
@@ -136,12 +160,16 @@ class HoldingQueue(asyncio.Queue):
 
 
 class DurableApplication(Application):
-    """Marks every update handled (stored or not) in the inbox when its handlers are done."""
+    """Tells the inbox when an update's handlers start (past PTB's concurrency semaphore:
+    ``process_update`` runs inside it) and when they are done (stored or not)."""
 
     async def process_update(self, update: object) -> None:
+        inbox = getattr(self.bot_data, "inbox", None)  # AppState.inbox
+        update_id = update.update_id if isinstance(update, Update) else None
+        if inbox is not None and update_id is not None:
+            inbox.started(update_id)
         try:
             await super().process_update(update)
         finally:
-            inbox = getattr(self.bot_data, "inbox", None)  # AppState.inbox
-            if inbox is not None and isinstance(update, Update):
-                inbox.done(update.update_id)
+            if inbox is not None and update_id is not None:
+                inbox.done(update_id)

@@ -6,6 +6,8 @@ import logging
 import sys
 from collections.abc import Iterable
 
+from telegram.error import InvalidToken
+
 
 class RedactSecrets(logging.Filter):
     """Replace the bot token and webhook secret wherever they appear (URLs, tracebacks)."""
@@ -31,9 +33,21 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class DropStartUpTracebacks(logging.Filter):
+    """Drop PTB's tracebacks of a failed start-up (a rejected token's message even quotes the
+    token): ``python -m bot`` reports the failure itself, in one line (its traceback at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info:
+            return True
+        bootstrap = record.name.startswith("telegram") and "Bootstrap" in record.getMessage()
+        return not (bootstrap or isinstance(record.exc_info[1], InvalidToken))
+
+
 def configure_logging(level: str, secrets: Iterable[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(DropStartUpTracebacks())
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

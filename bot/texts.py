@@ -227,10 +227,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "status": {
         "en": "Up for {uptime}.\nModels: {versions}\nQueues: {queues}\n"
               "Last retrain: {last}\nNext retrain: {next}\n"
-              "Corrections waiting for review: {pending}\nDatabase: {db}",
+              "Corrections waiting for review: {pending}\nDatabase: {db}\nDisk: {disk}",
         "zh": "已运行 {uptime}。\n模型:{versions}\n队列:{queues}\n"
-              "上次训练:{last}\n下次训练:{next}\n待审核纠正:{pending}\n数据库:{db}",
+              "上次训练:{last}\n下次训练:{next}\n待审核纠正:{pending}\n数据库:{db}\n"
+              "磁盘:{disk}",
     },
+    "status_disk": {"en": "models {models}, bot data {data}, {free} free",
+                    "zh": "模型 {models},机器人数据 {data},剩余 {free}"},
     "none": {"en": "none", "zh": "无"},
     "not_scheduled": {"en": "not scheduled", "zh": "未安排"},
     "stats": {
@@ -289,6 +292,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "Version {version} of {task} failed to load, so the bot did not switch to it; "
               "{serving} keeps serving.\nReason: {reason}",
         "zh": "{task} 的版本 {version} 加载失败,所以没有切换;继续使用 {serving}。\n原因:{reason}",
+    },
+    "fallback_loaded": {
+        "en": "The current version {version} of {task} failed to load at start-up, so the bot "
+              "serves the earlier version {serving} (the current pointer is unchanged).\n"
+              "Reason: {reason}",
+        "zh": "{task} 的当前版本 {version} 启动时加载失败,现在使用较早的版本 {serving}"
+              "(current 指针未改)。\n原因:{reason}",
     },
     "retrain_busy": {
         "en": "A retrain of {task} is running ({phase}). Try again when it is done.",

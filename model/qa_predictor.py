@@ -65,15 +65,28 @@ class QAPredictor:
         self.bank.extend([BankEntry(q, a) for q, a in pairs], vectors)
 
     def apply_overlay(self, user_dir: Path | None) -> None:
-        """Load run-time additions/removals from ``user_dir`` and apply them to the bank."""
+        """Make the bank hold what the run-time overlay in ``user_dir`` says; idempotent, so it
+        can be applied again after a hot swap: a pair added earlier is not added twice, and one
+        no longer in the overlay (removed meanwhile through another model) is dropped."""
         self.user_dir = Path(user_dir) if user_dir else None
-        self._overlay = Overlay.load(self.user_dir)
-        for question, answer in self._overlay.removed:
-            self.bank.remove(question, answer)
-        added = [BankEntry(q, a, "added") for q, a in self._overlay.added]
-        if added:
-            with self._encode_lock:
-                self.bank.extend(added)
+        with self._overlay_lock:
+            self._overlay = Overlay.load(self.user_dir)
+            for question, answer in self._overlay.removed:
+                self.bank.remove(question, answer)
+            wanted = {pair_key(q, a): (q, a) for q, a in self._overlay.added}
+            held = set()
+            for entry in self.bank.entries:
+                key = pair_key(entry.question, entry.answer)
+                if entry.origin != "added":
+                    continue
+                if key in wanted:
+                    held.add(key)
+                else:
+                    self.bank.remove(entry.question, entry.answer)
+            added = [BankEntry(q, a, "added") for key, (q, a) in wanted.items() if key not in held]
+            if added:
+                with self._encode_lock:
+                    self.bank.extend(added)
 
     def add_pair(self, question: str, answer: str) -> None:
         """Make ``question -> answer`` retrievable at once (one pair embedded, no retraining)."""

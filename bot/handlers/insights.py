@@ -30,6 +30,8 @@ def _pairs(values: dict[str, object], empty: str) -> str:
 def _size(count: int | None) -> str:
     if count is None:
         return "-"
+    if count >= 1 << 30:
+        return f"{count / (1 << 30):.1f} GiB"
     return f"{count / 1_048_576:.1f} MiB" if count >= 1_048_576 else f"{count / 1024:.0f} KiB"
 
 
@@ -52,7 +54,10 @@ def status_text(report: StatusReport, upcoming: datetime | None, lang: str) -> s
                versions=_pairs(dict(report.versions), none),
                queues=_pairs(dict(report.queue_depths), none), last=last,
                next=f"{upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else say(lang, "not_scheduled"),
-               pending=report.pending_corrections, db=_size(report.database_bytes))
+               pending=report.pending_corrections, db=_size(report.database_bytes),
+               disk=(say(lang, "status_disk", models=_size(report.disk.models_bytes),
+                         data=_size(report.disk.data_bytes), free=_size(report.disk.free_bytes))
+                     if report.disk else none))
 
 
 def stats_text(report: StatsReport, lang: str) -> str:

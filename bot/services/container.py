@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.services.audit import AuditLog
 from bot.services.conversation import Conversation
+from bot.services.fallback import FallbackLoader
 from bot.services.inference import InferenceService, ModelLoader
 from bot.services.insights import Insights
 from bot.services.learning import Learning
 from bot.services.model_loader import predictor_loader
+from bot.services.notices import AdminNotices
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
+from bot.services.retention import Retention
 from bot.services.retrain import RetrainService
 from bot.services.routing import Router
 from bot.services.turns import Turns
@@ -51,8 +54,12 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
     db = Database(settings.database_url)
     await db.migrate()
     model_settings = settings.model_settings()
+    notices = AdminNotices(settings.default_language)
+    # a current version that fails to load at start-up gives way to an earlier one (admins told)
+    model_loader = FallbackLoader(loader or predictor_loader(model_settings),
+                                  model_settings.model_dir, notices.fell_back)
     inference = InferenceService(
-        loader or predictor_loader(model_settings),
+        model_loader,
         max_batch=settings.batch_max_size,
         max_wait_ms=settings.batch_max_wait_ms,
         timeout_s=settings.inference_timeout_s,
@@ -64,7 +71,10 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
                                 settings.max_input_chars)
     turns = Turns(db, settings.store_group_messages, settings.default_language)
     learning = Learning(db, inference)
-    versions = ModelVersions(inference, model_settings.model_dir, settings.default_language)
+    retention = Retention(model_settings.model_dir, settings.bot_data_dir,
+                          settings.bot_data_dir / "retrain", settings.retain_candidates)
+    versions = ModelVersions(inference, model_settings.model_dir, settings.default_language,
+                             notices, retention)
     return Services(
         settings=settings,
         db=db,
@@ -77,7 +87,7 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
         audit=AuditLog(db),
         learning=learning,
         privacy=Privacy(db, turns, learning),
-        insights=Insights(db, inference),
+        insights=Insights(db, inference, retention),
         versions=versions,
         retrain=RetrainService(settings, db, versions),
     )

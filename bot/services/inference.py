@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +93,7 @@ class _TaskQueue:
         self.model: TextModel | None = None
         self.version: str | None = None
         self.loading: asyncio.Future[None] | None = None
+        self.swaps = 0  # reloads so far: a first load that began before one must not land
         self.failed_at: float | None = None
         self.failure: str = ""
         self.pending: deque[_Request] = deque()
@@ -204,7 +205,8 @@ class InferenceService:
                 queue.loading = asyncio.ensure_future(self._load(queue, None))
                 queue.loading.add_done_callback(_retrieve)
 
-    async def reload(self, task: str, version: str | None = None) -> str:
+    async def reload(self, task: str, version: str | None = None,
+                     commit: Callable[[], Awaitable[None]] | None = None) -> str:
         """Load a version (default: current) in the background and switch to it atomically once
         it has loaded and decoded its warm-up batch.
 
@@ -213,6 +215,8 @@ class InferenceService:
         version does not exist, the loader's own exception when its files are broken.
         Run-time additions of the old model (the qa overlay, kept in ``user_dir``) are read
         again if they changed while the new version loaded, so none is lost by the swap.
+        ``commit`` runs once the version answers and before it serves (the registry's pointer
+        is written then); if it raises, nothing is switched.
         """
         loop = asyncio.get_running_loop()
         queue = self._queue(task)
@@ -230,7 +234,10 @@ class InferenceService:
                 break
             seen = now
             await loop.run_in_executor(self._load_executor, _reapply_overlay, model, overlay_dir)
+        if commit is not None:
+            await commit()
         old = queue.version
+        queue.swaps += 1
         queue.model, queue.version = model, model.version
         queue.failed_at, queue.failure = None, ""
         log.info("serving %s version %s (was %s)", task, queue.version, old)
@@ -283,6 +290,7 @@ class InferenceService:
     async def _load(self, queue: _TaskQueue, version: str | None) -> None:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        swaps = queue.swaps
         try:
             model = await loop.run_in_executor(
                 self._load_executor, self._load_and_warm_up, queue.task, version
@@ -297,6 +305,10 @@ class InferenceService:
             raise TaskUnavailable(queue.failure) from exc
         finally:
             queue.loading = None
+        if queue.swaps != swaps:  # a reload switched versions meanwhile: it wins
+            log.info("a load of %s finished after a reload; keeping version %s", queue.task,
+                     queue.version)
+            return
         queue.model, queue.version = model, model.version
         queue.failed_at = None
         log.info("loaded %s version %s in %.1f s", queue.task, queue.version,

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.services.inference import InferenceService
+from bot.services.retention import DiskUse, Retention
 from bot.storage.db import Database
 from bot.storage.models import utcnow
 from bot.storage.records import RetrainRunRecord
@@ -27,6 +28,7 @@ class StatusReport:
     last_retrain: RetrainRunRecord | None
     database_bytes: int | None
     pending_corrections: int
+    disk: DiskUse | None = None
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,11 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 class Insights:
-    def __init__(self, db: Database, inference: InferenceService) -> None:
+    def __init__(self, db: Database, inference: InferenceService,
+                 retention: Retention | None = None) -> None:
         self.db = db
         self.inference = inference
+        self.retention = retention
         self.started = time.monotonic()
 
     async def status(self) -> StatusReport:
@@ -72,6 +76,7 @@ class Insights:
             last_retrain=runs[0] if runs else None,
             database_bytes=self._database_bytes(),
             pending_corrections=pending,
+            disk=await self.retention.disk_use() if self.retention is not None else None,
         )
 
     def _database_bytes(self) -> int | None:

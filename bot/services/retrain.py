@@ -171,6 +171,7 @@ class RetrainService:
             runs = await RetrainRunRepository(uow.session).interrupt_running(
                 "interrupted: the bot stopped during the run")
         await asyncio.to_thread(shutil.rmtree, self.workdir, True)
+        await self.versions.prune()  # disk retention at start-up
         for run in runs:
             log.warning("retrain run %d of %s was interrupted by a stop of the bot",
                         run.id, run.task)
@@ -244,6 +245,7 @@ class RetrainService:
             finally:
                 self.active = None
             await self._finish(outcome)
+            await self.versions.prune(snapshots=True)  # disk retention; no run is using any
         log.info("retrain run %d of %s: %s %s", run_id, task, outcome.status,
                  outcome.error or outcome.candidate_version or "")
         if self.announce is not None:

@@ -95,6 +95,16 @@ def _write(task: str, corpus: CorpusInfo, directory: Path, taught: list[Training
         raise SnapshotError(f"no training corpus for {task} in {base}; build it with "
                             "`python -m model data build`")
     directory.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_files(task, corpus, directory, taught, liked)
+    except BaseException:  # a full disk: no half-written snapshot stays behind
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _write_files(task: str, corpus: CorpusInfo, directory: Path, taught: list[TrainingPair],
+                 liked: list[TrainingPair]) -> Snapshot:
+    base = corpus.corpus_dir
     with (directory / "train.tsv").open("w", encoding="utf-8") as out:
         with (base / "train.tsv").open(encoding="utf-8") as source:
             shutil.copyfileobj(source, out)

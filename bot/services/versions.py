@@ -1,9 +1,14 @@
 """Model versions of the running bot: list them, promote one, roll back; each a hot swap.
 
 A switch loads the version in the background (InferenceService.reload: a loading thread and a
-warm-up batch), and only once it answers does it move the registry's ``current`` pointer and
-the serving model. A version that fails to load is never switched to: the old one keeps
-serving, the pointer stays, and the admins are told.
+warm-up batch), and only once it answers does it move the registry's ``current`` pointer, then
+the serving model (the pointer first: a crash in between restarts on the version that was about
+to serve, never on one the bot stopped serving). A version that fails to load, or whose pointer
+cannot be written (a full disk), is never switched to: the old one keeps serving, the pointer
+stays, and the admins are told.
+
+At start-up, a current version that fails to load gives way to the newest earlier version that
+loads (``bot/services/fallback.py``); the pointer stays, and the admins are told once the bot is up.
 """
 
 from __future__ import annotations
@@ -16,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.services.inference import InferenceService
+from bot.services.notices import AdminNotices, Announce
+from bot.services.retention import Retention
 from bot.texts import say
 from model.api import Registry, open_registry
 
 log = logging.getLogger(__name__)
-
-Announce = Callable[[str], Awaitable[None]]
-
 
 class SwitchFailed(Exception):
     """The version could not be switched to (missing, or failed to load); nothing changed."""
@@ -51,12 +55,23 @@ class ModelVersions:
     """The registry (through ``model.api``) plus the running InferenceService."""
 
     def __init__(self, inference: InferenceService, model_dir: Path,
-                 lang: str = "en") -> None:
+                 lang: str = "en", notices: AdminNotices | None = None,
+                 retention: Retention | None = None) -> None:
         self.inference = inference
         self.model_dir = model_dir
         self.lang = lang  # of the messages to admins
-        self.announce: Announce | None = None  # set once the bot is up (tells every admin)
+        self.notices = notices or AdminNotices(lang)
+        self.retention = retention
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def announce(self) -> Announce | None:
+        """Tells every admin; set once the bot is up."""
+        return self.notices.announce
+
+    @announce.setter
+    def announce(self, announce: Announce | None) -> None:
+        self.notices.announce = announce
 
     def _registry(self) -> Registry:
         return open_registry(self.model_dir)
@@ -75,13 +90,8 @@ class ModelVersions:
 
     def previous(self, task: str) -> str | None:
         """The version ``rollback`` would return to (as ``Registry.rollback`` chooses it)."""
-        registry = self._registry()
-        history, current = registry.history(task), registry.current(task)
-        while history and history[-1] == current:
-            history.pop()
-        while history and not (registry.version_dir(task, history[-1]) / "card.json").is_file():
-            history.pop()
-        return history[-1] if history else None
+        previous: str | None = self._registry().previous(task)
+        return previous
 
     async def promote(self, task: str, version: str) -> str:
         """Serve ``version`` of ``task`` and make it current; SwitchFailed if it cannot load."""
@@ -91,9 +101,13 @@ class ModelVersions:
                 registry.card(task, version)
             except Exception as exc:  # RegistryError: no such complete version
                 raise SwitchFailed(str(exc)) from exc
-            await self._load(task, version)
-            await asyncio.to_thread(registry.promote, task, version)
-            return version
+
+            async def write_pointer() -> None:
+                await asyncio.to_thread(registry.promote, task, version)
+
+            await self._load(task, version, write_pointer)
+        await self.prune()
+        return version
 
     async def rollback(self, task: str) -> str:
         """Serve the previously promoted version again; SwitchFailed if there is none or it
@@ -102,15 +116,30 @@ class ModelVersions:
             target = self.previous(task)
             if target is None:
                 raise SwitchFailed(f"{task} has no earlier version to roll back to")
-            await self._load(task, target)
-            done = await asyncio.to_thread(self._registry().rollback, task)
-            if done != target:  # someone moved the pointer meanwhile: serve what it says
-                await self._load(task, done)
-            return str(done)
+            done: list[str] = []
 
-    async def _load(self, task: str, version: str) -> None:
+            async def write_pointer() -> None:
+                done.append(await asyncio.to_thread(self._registry().rollback, task))
+
+            await self._load(task, target, write_pointer)
+            if done[0] != target:  # someone moved the pointer meanwhile: serve what it says
+                await self._load(task, done[0])
+        await self.prune()
+        return str(done[0])
+
+    async def prune(self, snapshots: bool = False) -> None:
+        """Apply the disk retention policy; a failure is logged, never raised."""
+        if self.retention is None:
+            return
         try:
-            await self.inference.reload(task, version)
+            await self.retention.prune(snapshots)
+        except Exception:
+            log.exception("disk retention failed")
+
+    async def _load(self, task: str, version: str,
+                    commit: Callable[[], Awaitable[None]] | None = None) -> None:
+        try:
+            await self.inference.reload(task, version, commit)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.error("version %s of %s failed to load (%s); the old version keeps serving",

@@ -8,6 +8,11 @@ Within the process, writers also take turns on an asyncio lock: SQLite's busy ha
 with sleeps of up to 100 ms, which under many concurrent chats would show as latency, while
 waiting on the lock costs nothing. Readers take no lock and see committed data (WAL).
 
+``synchronous=FULL``: with WAL, SQLite's ``NORMAL`` skips the fsync at each commit (only
+checkpoints sync), so a power loss could take back transactions that already committed, while
+the bot has already confirmed those updates to Telegram (``bot/inbox.py``). ``FULL`` syncs the
+WAL at every commit; ``python -m bench.durability`` measures what that costs (README).
+
 Migrations use their own connection with explicit ``BEGIN`` (DDL inside the transaction) and
 foreign keys off.
 """
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+SYNCHRONOUS = "FULL"  # module docstring; bench/durability.py compares it with NORMAL
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -49,7 +55,8 @@ def _is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _prepare_sqlite(engine: AsyncEngine, for_migrations: bool = False) -> None:
+def _prepare_sqlite(engine: AsyncEngine, for_migrations: bool = False,
+                    synchronous: str = SYNCHRONOUS) -> None:
     """Pragmas on every new connection, and who begins transactions (module docstring)."""
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -61,7 +68,7 @@ def _prepare_sqlite(engine: AsyncEngine, for_migrations: bool = False) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA foreign_keys={'OFF' if for_migrations else 'ON'}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     if for_migrations:
@@ -80,13 +87,15 @@ def _ensure_parent_dir(url: str) -> None:
 class Database:
     """Engine, migrations and units of work for one database URL."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, synchronous: str = SYNCHRONOUS) -> None:
+        if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unsupported synchronous mode {synchronous!r}")
         self.url = url
         _ensure_parent_dir(url)
         # hide_parameters: errors and logs show the SQL, never the user text bound into it
         self.engine = create_async_engine(url, echo=echo, hide_parameters=True)
         if _is_sqlite(url):
-            _prepare_sqlite(self.engine)
+            _prepare_sqlite(self.engine, synchronous=synchronous.upper())
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_turn = asyncio.Lock()
 

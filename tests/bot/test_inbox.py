@@ -80,6 +80,7 @@ async def test_updates_above_the_offset_do_not_block_and_other_methods_pass() ->
 async def test_a_stuck_update_is_confirmed_after_the_wait_limit(caplog: Any) -> None:
     inbox = Inbox(max_wait_s=0.2)
     inbox.fetched([5, 6])
+    inbox.started(5)  # its handlers run but do not store it (a locked database)
     inbox.done(6)
     assert await inbox.settled(7) is False
     assert inbox.pending == 0
@@ -114,6 +115,7 @@ async def test_webhook_put_waits_for_its_own_update_only_and_gives_up_after_max_
     slow = asyncio.create_task(queue.put(_update(1)))
     fast = asyncio.create_task(queue.put(_update(2)))
     await asyncio.sleep(0.02)
+    inbox.started(1)  # its handlers run, but never store it
     inbox.done(2)
     await asyncio.wait_for(fast, 1)  # not held back by update 1, still pending
     assert not slow.done()
@@ -129,3 +131,78 @@ async def test_without_hold_put_does_not_wait() -> None:
     await asyncio.wait_for(queue.put(_update(3)), 1)
     await asyncio.wait_for(HoldingQueue(inbox, hold=True).put("not an update"), 1)
     assert inbox.pending == 0
+
+
+async def test_a_queued_update_that_never_reaches_its_handlers_is_confirmed_eventually() -> None:
+    inbox = Inbox(max_wait_s=5, max_queued_s=0.2)
+    inbox.fetched([8])
+    assert await asyncio.wait_for(inbox.settled(9), 2) is False
+    assert inbox.pending == 0
+
+
+class SlowPolling(FakePolling):
+    """FakePolling that records, with each offset, which updates were stored by then."""
+
+    def __init__(self, batches: list[list[int]], stored: list[int]) -> None:
+        super().__init__(batches)
+        self.stored = stored
+        self.stored_at_offset: dict[int, set[int]] = {}
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        offset = request_data.parameters.get("offset") if request_data else None
+        if isinstance(offset, int):
+            self.stored_at_offset.setdefault(offset, set(self.stored))
+        if not self.batches:
+            await asyncio.sleep(0.05)  # a long poll with nothing new
+        return await super().do_request(url, method, request_data)
+
+
+async def test_updates_queued_behind_a_saturated_semaphore_are_held_until_stored() -> None:
+    """With every handler slot busy, PTB holds an update at its semaphore before admission can
+    store it; the next getUpdates must not confirm it meanwhile, however long that takes."""
+    from telegram import Update
+    from telegram.ext import Application, TypeHandler
+
+    from bot.context import AppState
+    from bot.inbox import DurableApplication
+    from tests.bot.fakes import FakeBotAPI
+
+    inbox = Inbox(max_wait_s=0.2)  # far shorter than the turns in flight take
+    stored: list[int] = []
+    polling = SlowPolling([[1, 2, 3]], stored)
+    release = asyncio.Event()
+
+    async def admit(update: Update, _context: Any) -> None:
+        stored.append(update.update_id)
+        inbox.done(update.update_id)
+
+    async def slow_turn(_update: Update, _context: Any) -> None:
+        await release.wait()
+
+    app = (Application.builder().application_class(DurableApplication).token("1:TEST")
+           .request(FakeBotAPI()).get_updates_request(HoldingRequest(polling, inbox))
+           .concurrent_updates(2).build())
+    state = AppState()
+    state.inbox = inbox
+    app.bot_data = state  # type: ignore[misc]
+    app.add_handler(TypeHandler(Update, admit), group=-1)
+    app.add_handler(TypeHandler(Update, slow_turn), group=0)
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=0)
+        try:
+            await asyncio.sleep(0.8)  # four times max_wait_s with both slots busy
+            assert stored == [1, 2]  # update 3 waits at the semaphore
+            assert 4 not in polling.stored_at_offset  # so it was not confirmed
+            release.set()
+            for _ in range(100):
+                if 4 in polling.stored_at_offset:
+                    break
+                await asyncio.sleep(0.02)
+            assert polling.stored_at_offset[4] == {1, 2, 3}  # confirmed once stored
+        finally:
+            release.set()
+            await app.updater.stop()
+            await app.stop()

@@ -160,3 +160,45 @@ async def test_predict_many_keeps_order() -> None:
     assert [a.text for a in answers] == ["summarize:a", "summarize:b", "summarize:c"]
     assert {a.batch_size for a in answers} == {3}
     await inference.close()
+
+
+async def test_a_first_load_that_starts_during_a_reload_cannot_put_the_old_version_back(
+) -> None:
+    """A reload of a task that was never loaded; a request meanwhile starts the first load of
+    the current version, which finishes after the reload has switched: the reload wins."""
+    import threading
+
+    gate = threading.Event()
+
+    def loader(task: str, version: str | None) -> FakeModel:
+        if version == "v2":
+            gate.wait(5)  # the new version takes its time
+        return FakeModel(task, version=version or "v1")
+
+    inference = InferenceService(loader, threads=2, max_wait_ms=1.0, timeout_s=5.0)
+    reload = asyncio.create_task(inference.reload("chat", "v2"))
+    await asyncio.sleep(0.05)
+    request = asyncio.create_task(inference.predict("chat", "a"))  # starts the first load
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await reload == "v2"
+    assert (await request).version == "v2"
+    await asyncio.sleep(0.05)
+    assert inference.versions() == {"chat": "v2"}
+    assert (await inference.predict("chat", "b")).version == "v2"
+    await inference.close()
+
+
+async def test_a_reload_whose_commit_fails_switches_nothing() -> None:
+    models = FakeModels([FakeModel("chat", version="v1")])
+    inference = service(models)
+    assert (await inference.predict("chat", "a")).version == "v1"
+    models.models["chat"] = FakeModel("chat", version="v2")
+
+    async def disk_full() -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        await inference.reload("chat", "v2", commit=disk_full)
+    assert (await inference.predict("chat", "a")).version == "v1"
+    await inference.close()

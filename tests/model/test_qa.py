@@ -21,7 +21,7 @@ from model.evaluate import (
     normalize_answer,
     token_overlap,
 )
-from model.qa_bank import LexicalIndex
+from model.qa_bank import BankEntry, LexicalIndex
 from model.qa_calibration import choose_threshold, qa_rank_fn
 from model.qa_contrastive import ContrastiveTrainer
 from model.qa_encoder import DualEncoder, QAConfig
@@ -208,6 +208,34 @@ def test_evaluate_cli_prints_qa_json(tiny: QAPredictor, tmp_path: Path) -> None:
         assert key in result, key
     assert result["n"] == 3 and result["version"] == version
     assert 0.0 <= result["exact_match"] <= 1.0
+
+
+def test_applying_the_overlay_again_neither_duplicates_nor_revives_pairs(
+    tiny: QAPredictor, tmp_path: Path
+) -> None:
+    """A hot swap re-applies the overlay to the new model when the old one changed it while
+    the new one loaded (bot/services/inference.py): the result must be what a fresh load gives."""
+    def loaded() -> QAPredictor:
+        predictor = QAPredictor(tiny.model, tiny.tokenizer, tiny.config)
+        predictor.set_bank(BANK, lexical=tiny.bank.lexical)
+        predictor.apply_overlay(tmp_path)
+        return predictor
+
+    old = loaded()
+    old.add_pair("what is the password of the castle gate", "swordfish")
+    old.add_pair("which bridge is the oldest", "the stone bridge")
+    new = loaded()  # the new version loads with both pairs
+    old.remove_pair("which bridge is the oldest")  # meanwhile, through the serving model
+    old.add_pair("where is the key", "under the mat")
+    new.apply_overlay(tmp_path)
+    added = sorted((e.question, e.answer) for e in new.bank.entries if e.origin == "added")
+    assert added == [("what is the password of the castle gate", "swordfish"),
+                     ("where is the key", "under the mat")]
+    assert len(new.bank) == len(BANK) + 2
+    def key(e: BankEntry) -> tuple[str, str, str]:
+        return e.question, e.answer, e.origin
+
+    assert sorted(map(key, new.bank.entries)) == sorted(map(key, loaded().bank.entries))
 
 
 def test_rank_fn_reports_answers_and_flags(tiny: QAPredictor) -> None:
