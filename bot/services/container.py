@@ -10,7 +10,7 @@ from bot.services.audit import AuditLog
 from bot.services.conversation import Conversation
 from bot.services.inference import InferenceService, ModelLoader
 from bot.services.insights import Insights
-from bot.services.learning import Learning
+from bot.services.learning_loop import Learning
 from bot.services.models import predictor_loader
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
