@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 
 ## lint: ruff and mypy
 lint: $(STAMP)
-	$(PY) -m ruff check bot model tests bench
+	$(PY) -m ruff check bot model botapi_emulator tests bench
 	$(PY) -m mypy
 
 ## data: download and build every corpus into data/corpora (cached; re-runs are quick)
