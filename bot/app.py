@@ -116,7 +116,10 @@ def build_application(
     prompts = feedback.Prompts(on_edit=teaching.apply_edit)
 
     async def post_init(application: BotApplication) -> None:
-        services = await build_services(settings, loader)
+        services = await build_services(
+            settings, loader,
+            announce=model_admin.admin_announcer(application, settings.admin_user_ids),
+            arm=model_admin.retrain_scheduler(application))
         application.bot_data.services = services
         if restored := await prompts.restore(services.learning):
             log.info("%d correction/edit prompt(s) still waiting for their text", restored)

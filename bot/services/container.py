@@ -14,10 +14,10 @@ from bot.services.learning_loop import Learning
 from bot.services.models import predictor_loader
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
-from bot.services.retrain import RetrainService
+from bot.services.retrain import RetrainService, ScheduleArmer
 from bot.services.routing import Router
 from bot.services.turns import Turns
-from bot.services.versions import ModelVersions
+from bot.services.versions import Announce, ModelVersions
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,14 @@ class Services:
         await self.db.close()
 
 
-async def build_services(settings: Settings, loader: ModelLoader | None = None) -> Services:
-    """Migrate the database, start loading the models, wire everything together."""
+async def build_services(settings: Settings, loader: ModelLoader | None = None,
+                         announce: Announce | None = None,
+                         arm: ScheduleArmer | None = None) -> Services:
+    """Migrate the database, start loading the models, wire everything together.
+
+    ``announce`` tells every admin (retrain outcomes, versions that failed to load); ``arm``
+    schedules the job of a task's next scheduled retrain. Without them (the terminal chat)
+    nobody is told and no retrain is scheduled."""
     db = Database(settings.database_url)
     await db.migrate()
     inference = InferenceService(
@@ -64,7 +70,7 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
                                 settings.qa_min_confidence)
     turns = Turns(db, settings.store_group_messages, settings.default_language)
     learning = Learning(db, inference)
-    versions = ModelVersions(inference, settings.model_dir, settings.default_language)
+    versions = ModelVersions(inference, settings.model_dir, settings.default_language, announce)
     return Services(
         settings=settings,
         db=db,
@@ -79,5 +85,5 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
         privacy=Privacy(db, turns, learning),
         insights=Insights(db, inference),
         versions=versions,
-        retrain=RetrainService(settings, db, versions),
+        retrain=RetrainService(settings, db, versions, announce, arm),
     )

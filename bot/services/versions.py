@@ -50,11 +50,11 @@ class ModelVersions:
     """The registry (through ``model.predictor``) plus the running InferenceService."""
 
     def __init__(self, inference: InferenceService, model_dir: Path | None,
-                 lang: str = "en") -> None:
+                 lang: str = "en", announce: Announce | None = None) -> None:
         self.inference = inference
         self.model_dir = model_dir
         self.lang = lang  # of the messages to admins
-        self.announce: Announce | None = None  # set once the bot is up (tells every admin)
+        self.announce = announce  # tells every admin (a version that failed to load)
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _registry(self) -> Any:
