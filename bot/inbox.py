@@ -116,7 +116,7 @@ class HoldingRequest(BaseRequest):
         return code, payload
 
 
-class HoldingQueue(asyncio.Queue):
+class HoldingQueue(asyncio.Queue[object]):
     """The application's update queue. With ``hold`` (webhook mode), ``put`` of an update
     returns once the bot has stored or handled it (at most the inbox's ``max_wait_s``), so
     PTB's webhook handler answers Telegram only then; other items pass straight through."""
@@ -135,7 +135,7 @@ class HoldingQueue(asyncio.Queue):
         await self.inbox.stored(item.update_id)
 
 
-class DurableApplication(Application):
+class DurableApplication(Application[Any, Any, Any, Any, Any, Any]):
     """Marks every update handled (stored or not) in the inbox when its handlers are done."""
 
     async def process_update(self, update: object) -> None:

@@ -270,7 +270,9 @@ class LiveBot:
         return str(reply["text"])
 
     def silence(self, chat: Any, quiet: float = 1.5) -> list[dict[str, Any]]:
-        return self.handle.collect_bot_messages(chat, quiet=quiet, timeout=quiet + 10)
+        messages: list[dict[str, Any]] = self.handle.collect_bot_messages(
+            chat, quiet=quiet, timeout=quiet + 10)
+        return messages
 
     def stored_reply(self, chat_id: int, message_id: int) -> tuple[Any, ...]:
         """(task, model_version, text) of the bot's stored reply to a message.

@@ -16,8 +16,8 @@ from model.events import Events, JsonLines, no_events
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _parse_overrides(items: list[str]) -> dict:
-    out: dict = {}
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for item in items:
         key, _, value = item.partition("=")
         try:
@@ -112,7 +112,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_retrieval_or_router(args: argparse.Namespace, predictor: Any) -> dict:
+def _evaluate_retrieval_or_router(args: argparse.Namespace, predictor: Any) -> dict[str, Any]:
     """qa: ``question<TAB>expected answer`` rows; intent: ``message<TAB>label[...]`` rows."""
     from model.tasks import get_task
 
@@ -134,7 +134,7 @@ def _evaluate_retrieval_or_router(args: argparse.Namespace, predictor: Any) -> d
     return result
 
 
-def _print_result(result: dict, as_json: bool) -> None:
+def _print_result(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return

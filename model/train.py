@@ -177,7 +177,7 @@ def time_budget(budget_s: float | None) -> Any:
             self.start = time.monotonic()
             self.exhausted = False
 
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             if budget_s is not None and time.monotonic() - self.start > budget_s:
                 self.exhausted = True
                 self.model.stop_training = True
@@ -206,7 +206,7 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
             self.step = 0
             self.reported_at = self.start
 
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             self.step += 1
             loss = float((logs or {}).get("loss", float("nan")))
             if logs and self.step % 20 == 0:
@@ -217,7 +217,7 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
                 events("step", task=spec.name, step=self.step, loss=loss,
                        elapsed_s=round(now - self.start, 1))
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = logs or {}
             self.epochs.append({"epoch": epoch + 1, "step": self.step,
                                 **{k: float(v) for k, v in logs.items()}})
@@ -373,8 +373,8 @@ def _open_run(options: TrainOptions, spec: TaskSpec, config: Any, registry: Regi
               data: _Data) -> _Run:
     """The interrupted run to resume (``--resume``), or a new one with its tokenizer: the
     warm-start version's, or one trained on the training pairs."""
+    from model.config import ModelConfig
     from model.predictor import ensure_default
-    from model.seq2seq import ModelConfig
 
     runs = registry.task_dir(spec.name) / "runs"
     resumable = _find_resumable(runs) if options.resume else None
