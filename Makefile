@@ -34,7 +34,7 @@ check-model-tests: $(STAMP)
 STRICT := model/api.py model/predictor.py model/prediction.py model/settings.py \
 	model/loading.py model/registry.py model/task_specs.py model/config.py
 lint: $(STAMP)
-	$(PY) -m ruff check bot model tests bench
+	$(PY) -m ruff check bot model botapi_emulator tests bench
 	$(PY) -m mypy
 	$(PY) -m mypy --strict --follow-imports=silent $(STRICT)
 

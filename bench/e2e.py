@@ -4,7 +4,7 @@
 
 ``python -m bot`` runs as a subprocess on the shipped models (``model/pretrained``, installed
 into a scratch registry; XLA on, as the bot serves by default) against the emulator of
-``tests/e2e/botapi``, which runs in this process. Simulated users each write in their own
+``botapi_emulator``, which runs in this process. Simulated users each write in their own
 private chat, one message after another (the next when the last is answered), all users at
 once. Measured:
 
@@ -54,7 +54,7 @@ from bench.common import (
     write_json,
     write_markdown,
 )
-from tests.e2e.bot_support import REPO, TINY, BotProcess, bot_environment, tiny_corpora
+from botapi_emulator.bot_process import REPO, TINY, BotProcess, bot_environment, tiny_corpora
 
 SHIPPED = tuple(sorted(p.parent.name for p in (REPO / "model" / "pretrained").glob("*/card.json")))
 
@@ -120,7 +120,7 @@ class LiveBench:
     """The emulator (in this process) and the bot (a subprocess) for the benchmarks."""
 
     def __init__(self, workdir: Path, **settings: object) -> None:
-        from tests.e2e.botapi import BotAPIHarness
+        from botapi_emulator import BotAPIHarness
 
         self.workdir = workdir
         self.api = BotAPIHarness().start()

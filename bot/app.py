@@ -31,16 +31,16 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.context import AppState, BotApplication, BotContext
 from bot.handlers import (
+    admission,
+    answers,
     basics,
     feedback,
-    gate,
     groups,
     insights,
     keyboards,
-    models,
+    model_admin,
     nontext,
     privacy,
-    tasks,
     teaching,
 )
 from bot.handlers.errors import on_error
@@ -61,11 +61,11 @@ def handlers(prompts: feedback.Prompts | None = None
     prompts = prompts or feedback.Prompts(on_edit=teaching.apply_edit)
     return {
         # -2: allow-lists, before anything is stored
-        -2: [TypeHandler(Update, gate.enforce_allow_lists)],
+        -2: [TypeHandler(Update, admission.enforce_allow_lists)],
         # -1: edits are recorded and end there; other messages are stored once, rate-limited
         -1: [
-            MessageHandler(filters.UpdateType.EDITED_MESSAGE, gate.record_edit),
-            MessageHandler(filters.UpdateType.MESSAGE, gate.admit),
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE, admission.record_edit),
+            MessageHandler(filters.UpdateType.MESSAGE, admission.admit),
         ],
         # 0: the answer. Commands first, then plain text; the catch-all for non-text is last
         # because it matches everything.
@@ -74,9 +74,9 @@ def handlers(prompts: feedback.Prompts | None = None
             CommandHandler("help", basics.help_command),
             CommandHandler("lang", basics.set_language),
             CommandHandler("mode", basics.set_mode),
-            CommandHandler("ask", tasks.ask),
-            CommandHandler("translate", tasks.translate),
-            CommandHandler("summarize", tasks.summarize),
+            CommandHandler("ask", answers.ask),
+            CommandHandler("translate", answers.translate),
+            CommandHandler("summarize", answers.summarize),
             CommandHandler("digest", groups.digest),
             CommandHandler("exportme", privacy.export_me),
             CommandHandler("forgetme", privacy.forget_me),
@@ -90,14 +90,14 @@ def handlers(prompts: feedback.Prompts | None = None
             CallbackQueryHandler(privacy.ForgetButtons(prompts).press,
                                  pattern=keyboards.FORGET_PATTERN),
             # admin commands (ADMIN_USER_IDS; others are refused by the admin gate)
-            CommandHandler("models", models.list_models),
-            CommandHandler("promote", models.promote),
-            CommandHandler("rollback", models.rollback),
-            CommandHandler("retrain", models.retrain),
+            CommandHandler("models", model_admin.list_models),
+            CommandHandler("promote", model_admin.promote),
+            CommandHandler("rollback", model_admin.rollback),
+            CommandHandler("retrain", model_admin.retrain),
             MessageHandler(filters.COMMAND, basics.unknown_command),
             # a correction after a 👎 (or an admin's edit) is not sent to the models
             MessageHandler(filters.TEXT & ~filters.COMMAND & prompts.filter, prompts.receive),
-            MessageHandler(filters.TEXT, tasks.free_text),
+            MessageHandler(filters.TEXT, answers.free_text),
             MessageHandler(filters.ALL, nontext.not_text),
         ],
     }
@@ -116,13 +116,16 @@ def build_application(
     prompts = feedback.Prompts(on_edit=teaching.apply_edit)
 
     async def post_init(application: BotApplication) -> None:
-        services = await build_services(settings, loader)
+        services = await build_services(
+            settings, loader,
+            announce=model_admin.admin_announcer(application, settings.admin_user_ids),
+            arm=model_admin.retrain_scheduler(application))
         application.bot_data.services = services
         if restored := await prompts.restore(services.learning):
             log.info("%d correction/edit prompt(s) still waiting for their text", restored)
         await register_commands(application)
         await answer_interrupted(application, settings.recovery_window_s)
-        await models.start_retraining(application)
+        await model_admin.start_retraining(application)
         # pairs taught while the qa model was not loaded reach its bank in the background
         _background(services.learning.sync_bank(), "sync-answer-bank")
         log.info("bot @%s ready", application.bot.username)

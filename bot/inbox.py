@@ -139,7 +139,7 @@ class HoldingRequest(BaseRequest):
         return code, payload
 
 
-class HoldingQueue(asyncio.Queue):
+class HoldingQueue(asyncio.Queue[object]):
     """The application's update queue. With ``hold`` (webhook mode), ``put`` of an update
     returns once the bot has stored or handled it (or given up on it, as ``Inbox`` says), so
     PTB's webhook handler answers Telegram only then; other items pass straight through, and
@@ -159,7 +159,7 @@ class HoldingQueue(asyncio.Queue):
         await self.inbox.stored(item.update_id)
 
 
-class DurableApplication(Application):
+class DurableApplication(Application[Any, Any, Any, Any, Any, Any]):
     """Tells the inbox when an update's handlers start (past PTB's concurrency semaphore:
     ``process_update`` runs inside it) and when they are done (stored or not)."""
 

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from model.prediction import Prediction
 
+from model.events import Events, JsonLines, no_events
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _parse_overrides(items: list[str]) -> dict:
-    out: dict = {}
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for item in items:
         key, _, value = item.partition("=")
         try:
@@ -28,11 +30,11 @@ def _parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def _train_qa_or_intent(args: argparse.Namespace, kind: str) -> Any:
+def _train_qa_or_intent(args: argparse.Namespace, kind: str, verbose: int) -> Any:
     """Train a qa or intent version (their own trainers and hyper-parameters)."""
     overrides = _parse_overrides(args.set or [])
     common = {"model_dir": args.model_dir, "promote": args.promote, "overrides": overrides,
-              "verbose": 0 if args.quiet else 1}
+              "verbose": verbose}
     if args.budget_minutes:
         common["budget_minutes"] = args.budget_minutes
     if kind == "qa":
@@ -48,28 +50,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     from model.task_specs import get_task
     from model.train import TrainOptions, train
 
+    events: Events = JsonLines() if args.json else no_events
+    verbose = 0 if args.quiet or args.json else 1  # --json: events instead of progress bars
     kind = get_task(args.task).kind
+    events("start", task=args.task, epochs=args.epochs,
+           budget_s=args.budget_minutes * 60 if args.budget_minutes else None)
     if kind in ("qa", "intent"):
-        done = _train_qa_or_intent(args, kind)
-        print(f"{args.task}: trained version {done.version} at {done.path}")
-        print(json.dumps(done.card["metrics"], ensure_ascii=False))
-        return 0
-    result = train(TrainOptions(
-        task=args.task,
-        data_dir=args.data,
-        model_dir=args.model_dir,
-        budget_minutes=args.budget_minutes,
-        epochs=args.epochs,
-        warm_start=args.warm_start,
-        resume=args.resume,
-        promote=args.promote,
-        max_train_pairs=args.max_train_pairs,
-        overrides=_parse_overrides(args.set or []),
-        verbose=0 if args.quiet else 1,
-    ))
-    state = "promoted to current" if result.promoted else "kept as a candidate"
-    print(f"{result.task}: trained version {result.version} ({state}) at {result.path}")
-    print(json.dumps(result.card["metrics"], ensure_ascii=False))
+        result = _train_qa_or_intent(args, kind, verbose)
+    else:
+        result = train(TrainOptions(
+            task=args.task,
+            data_dir=args.data,
+            model_dir=args.model_dir,
+            budget_minutes=args.budget_minutes,
+            epochs=args.epochs,
+            warm_start=args.warm_start,
+            resume=args.resume,
+            promote=args.promote,
+            max_train_pairs=args.max_train_pairs,
+            overrides=_parse_overrides(args.set or []),
+            verbose=verbose,
+            events=events,
+        ))
+    events("evaluated", task=result.task, metrics=result.card["metrics"])
+    events("version", task=result.task, version=result.version, path=str(result.path),
+           promoted=result.promoted)
+    if not args.json:
+        state = "promoted to current" if result.promoted else "kept as a candidate"
+        print(f"{result.task}: trained version {result.version} ({state}) at {result.path}")
+        print(json.dumps(result.card["metrics"], ensure_ascii=False))
     return 0
 
 
@@ -107,7 +116,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_qa_or_intent(args: argparse.Namespace, predictor: Any) -> dict:
+def _evaluate_qa_or_intent(args: argparse.Namespace, predictor: Any) -> dict[str, Any]:
     """qa: ``question<TAB>expected answer`` rows; intent: ``message<TAB>label[...]`` rows."""
     from model.task_specs import get_task
 
@@ -129,7 +138,7 @@ def _evaluate_qa_or_intent(args: argparse.Namespace, predictor: Any) -> dict:
     return result
 
 
-def _print_result(result: dict, as_json: bool) -> None:
+def _print_result(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return
@@ -256,7 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train-pairs", type=int)
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a hyper-parameter, e.g. --set decoder_units=128")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line for each event (model/events.py), for a parent "
+                        "process")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics on a TSV of source<TAB>reference")
@@ -302,16 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    events: Events = JsonLines() if args.command == "train" and args.json else no_events
     try:
         return int(args.func(args))
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # registry errors and the like: one clear line, no traceback
+    except Exception as exc:
         from model.registry import RegistryError
 
-        if isinstance(exc, RegistryError):
-            print(f"error: {exc}", file=sys.stderr)
+        events("error", kind=type(exc).__name__, message=str(exc))
+        if isinstance(exc, FileNotFoundError | KeyError | ValueError | RegistryError):
+            print(f"error: {exc}", file=sys.stderr)  # bad input: one clear line, no traceback
             return 2
         raise
 

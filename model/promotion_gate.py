@@ -3,21 +3,23 @@
     python -m model.promotion_gate --task chat --version v1 --version v2 \\
         --dev data/snap/dev.tsv --taught data/snap/taught.tsv
 
-prints one JSON object: the task's primary metric (on a 0-100 scale), and for every version
-and every set its metrics. Each version is loaded once and scored on every set, so a gate
-costs one TensorFlow start. The sets are read in the task's direction (source -> expected):
-sequence-to-sequence tasks: ``source<TAB>reference``; qa: ``question<TAB>answer``; intent: the
-hand-written held-out format. The decision (tolerance) is the caller's.
+prints, for every version and every set, the task's primary metric (on a 0-100 scale); with
+``--json``, one ``scores`` event (model/events.py) with every metric. Each version is loaded
+once and scored on every set, so a gate costs one TensorFlow start. The sets are read in the
+task's direction (source -> expected): sequence-to-sequence tasks: ``source<TAB>reference``;
+qa: ``question<TAB>answer``; intent: the hand-written held-out format. The decision
+(tolerance) is the caller's.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from model.events import Events, JsonLines, no_events
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -95,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, help="the fixed dev set (default: the task's)")
     parser.add_argument("--taught", type=Path, help="taught and approved pairs")
     parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--json", action="store_true",
+                        help="a JSON line per event (model/events.py): scores, or error")
     args = parser.parse_args(argv)
+    events: Events = JsonLines() if args.json else no_events
 
     kind = get_task(args.task).kind
     sets = {"dev": args.dev or default_dev_set(args.task)}
@@ -103,12 +108,20 @@ def main(argv: list[str] | None = None) -> int:
         sets["taught"] = args.taught
     metric, scale = PRIMARY[kind]
     out: dict[str, Any] = {"task": args.task, "primary": metric, "versions": {}}
-    for version in dict.fromkeys(args.version):
-        scored = score_version(args.task, version, sets, args.model_dir)
-        for result in scored.values():
-            result["primary"] = round(float(result[metric]) * scale, 2)
-        out["versions"][version] = scored
-    print(json.dumps(out, ensure_ascii=False))
+    try:
+        for version in dict.fromkeys(args.version):
+            scored = score_version(args.task, version, sets, args.model_dir)
+            for result in scored.values():
+                result["primary"] = round(float(result[metric]) * scale, 2)
+            out["versions"][version] = scored
+    except Exception as exc:
+        events("error", kind=type(exc).__name__, message=str(exc))
+        raise
+    events("scores", **out)
+    if not args.json:
+        for version, scored in out["versions"].items():
+            for name, result in scored.items():
+                print(f"{version}  {name}: {metric} {result['primary']:.2f} (n={result.get('n')})")
     return 0
 
 

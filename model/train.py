@@ -3,9 +3,10 @@
     train(TrainOptions(task="translate-en-zh", budget_minutes=30))
 
 Stages: read pairs -> tokenizer (trained, or the warm-start version's) -> length-bucketed
-batches -> Keras ``fit`` (progress bar with ETA, step checkpoints for resume, best-on-dev
-checkpoint, early stopping, time budget) -> evaluation on dev and test -> a version directory
-with weights, tokenizer, model card and training-curve PNG -> optional promotion.
+batches -> Keras ``fit`` (progress bar with ETA, or ``step``/``epoch`` events for a parent
+process; step checkpoints for resume, best-on-dev checkpoint, early stopping, time budget) ->
+evaluation on dev and test -> a version directory with weights, tokenizer, model card and
+training-curve PNG -> optional promotion. ``train()`` runs these stages in order.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from model.events import STEP_EVERY_S, Events, no_events
 from model.registry import Registry
 from model.settings import default_data_dir, default_model_dir, settings_from_env
 from model.task_specs import TaskSpec, get_task
@@ -47,7 +49,8 @@ class TrainOptions:
     eval_limit: int = 1000
     overrides: dict[str, Any] = field(default_factory=dict)
     seed: int = 13
-    verbose: int = 1
+    verbose: int = 1  # 0: no Keras progress bar and no printed epoch lines
+    events: Events = no_events  # step and epoch events (``python -m model train --json``)
 
 
 @dataclass
@@ -175,7 +178,7 @@ def time_budget(budget_s: float | None) -> Any:
             self.start = time.monotonic()
             self.exhausted = False
 
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             if budget_s is not None and time.monotonic() - self.start > budget_s:
                 self.exhausted = True
                 self.model.stop_training = True
@@ -189,11 +192,12 @@ def _best_so_far(run_dir: Path) -> float | None:
 
 
 def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epochs: int,
-               verbose: int) -> list[Any]:
+               verbose: int, events: Events) -> list[Any]:
     import keras
 
     class CurveLogger(keras.callbacks.Callback):
-        """Records per-step loss and per-epoch dev loss; prints an overall ETA each epoch."""
+        """Records per-step loss and per-epoch dev loss; reports an overall ETA each epoch
+        (a printed line for a person, or ``step`` and ``epoch`` events)."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -201,13 +205,20 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
             self.steps: list[tuple[int, float]] = []
             self.epochs: list[dict[str, float]] = []
             self.step = 0
+            self.reported_at = self.start
 
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             self.step += 1
+            loss = float((logs or {}).get("loss", float("nan")))
             if logs and self.step % 20 == 0:
-                self.steps.append((self.step, float(logs.get("loss", float("nan")))))
+                self.steps.append((self.step, loss))
+            now = time.monotonic()
+            if now - self.reported_at >= STEP_EVERY_S:
+                self.reported_at = now
+                events("step", task=spec.name, step=self.step, loss=loss,
+                       elapsed_s=round(now - self.start, 1))
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = logs or {}
             self.epochs.append({"epoch": epoch + 1, "step": self.step,
                                 **{k: float(v) for k, v in logs.items()}})
@@ -219,6 +230,9 @@ def _callbacks(run_dir: Path, spec: TaskSpec, budget_s: float | None, total_epoc
             remaining = per_epoch * (total_epochs - epoch - 1)
             if budget_s is not None:
                 remaining = min(remaining, max(budget_s - elapsed, 0.0))
+            events("epoch", task=spec.name, epoch=epoch + 1, epochs=total_epochs,
+                   step=self.step, metrics={k: float(v) for k, v in logs.items()},
+                   elapsed_s=round(elapsed, 1), eta_s=round(remaining, 1))
             if verbose:
                 print(f"[{spec.name}] epoch {epoch + 1}/{total_epochs} "
                       f"val_loss={logs.get('val_loss', float('nan')):.4f} "
@@ -275,89 +289,142 @@ def _find_resumable(runs: Path) -> Path | None:
     return max(candidates, key=lambda p: p.name) if candidates else None
 
 
+# -- the stages of a training run ---------------------------------------------------------------
+@dataclass(frozen=True)
+class _Data:
+    directory: Path
+    train: Pairs
+    dev: Pairs
+    test: Pairs
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A run's folder under ``<task>/runs`` (its tokenizer, config and checkpoints)."""
+
+    directory: Path
+    tokenizer: Tokenizer
+    config: Any  # model.seq2seq.ModelConfig
+    warm_dir: Path | None
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    curve: Any  # the CurveLogger callback: steps, epochs, step
+    budget_exhausted: bool
+    seconds: float
+    target_tokens_per_epoch: int
+
+
 def train(options: TrainOptions) -> TrainResult:
     """Train ``options.task``; returns the new version (promoted according to ``promote``)."""
     import keras
 
-    from model.artifact import load_weights_into, save_model
-    from model.evaluate import evaluate_pairs
-    from model.loading import ensure_default, prepare_tensorflow
-    from model.seq2seq import ModelConfig, Seq2Seq, masked_accuracy, masked_nll
-    from model.seq2seq_predictor import Predictor
+    from model.loading import prepare_tensorflow
 
     settings = settings_from_env()
     prepare_tensorflow(settings)
     started = time.monotonic()
-    spec = get_task(options.task)
     registry = Registry(options.model_dir or default_model_dir())
-    data_dir = Path(options.data_dir or default_data_dir() / "tasks" / spec.corpus)
     keras.utils.set_random_seed(options.seed)
+    spec, config = _tuned(get_task(options.task), options.overrides)
+    data = _read_data(spec, options)
+    run = _open_run(options, spec, config, registry, data)
+    model = _build_model(spec, run)
+    fitted = _fit(model, spec, run, data, options)
+    metrics = _evaluate(model, spec, run, data, options.eval_limit)
+    with registry.new_version(spec.name) as (version, staging):
+        from model.artifact import save_model
 
-    train_pairs = load_split(data_dir, "train", spec.swap)
-    dev_pairs = load_split(data_dir, "dev", spec.swap)
-    test_pairs = load_split(data_dir, "test", spec.swap)
+        weight_bytes = save_model(model, run.config, staging)
+        run.tokenizer.save(staging)
+        plot_curve(fitted.curve, staging / "curve.png", f"{spec.name} ({version})")
+        card = _model_card(spec, version, data, run, model, fitted, metrics, weight_bytes,
+                           options.budget_minutes, time.monotonic() - started)
+        Registry.write_card(staging, card)
+    promoted = _close_run(registry, spec.name, version, run.directory, options.promote)
+    return TrainResult(spec.name, version, registry.version_dir(spec.name, version), card,
+                       promoted)
+
+
+def _tuned(spec: TaskSpec, overrides: dict[str, Any]) -> tuple[TaskSpec, Any]:
+    """The task's spec and model config with ``--set`` overrides applied (training settings go
+    to the spec, the rest to the model config)."""
+    rest = dict(overrides)
+    tuning = {k: rest.pop(k) for k in ("vocab_size", "batch_size", "learning_rate", "patience",
+                                       "beam_size", "clipnorm", "global_clipnorm") if k in rest}
+    spec = replace(spec, **tuning)
+    return spec, replace(spec.model, **rest)
+
+
+def _read_data(spec: TaskSpec, options: TrainOptions) -> _Data:
+    directory = Path(options.data_dir or default_data_dir() / "tasks" / spec.corpus)
+    train_pairs = load_split(directory, "train", spec.swap)
+    dev_pairs = load_split(directory, "dev", spec.swap)
     if not train_pairs or not dev_pairs:
         raise FileNotFoundError(
-            f"no train/dev data in {data_dir}; build the corpora with `python -m model data build`"
+            f"no train/dev data in {directory}; build the corpora with `python -m model data build`"
         )
     if options.max_train_pairs:
         train_pairs = train_pairs[: options.max_train_pairs]
+    return _Data(directory, train_pairs, dev_pairs, load_split(directory, "test", spec.swap))
 
-    overrides = dict(options.overrides)
-    tuning = {k: overrides.pop(k) for k in ("vocab_size", "batch_size", "learning_rate",
-                                             "patience", "beam_size", "clipnorm",
-                                             "global_clipnorm") if k in overrides}
-    spec = replace(spec, **tuning)
-    config = replace(spec.model, **overrides)
+
+def _open_run(options: TrainOptions, spec: TaskSpec, config: Any, registry: Registry,
+              data: _Data) -> _Run:
+    """The interrupted run to resume (``--resume``), or a new one with its tokenizer: the
+    warm-start version's, or one trained on the training pairs."""
+    from model.config import ModelConfig
+    from model.loading import ensure_default
 
     runs = registry.task_dir(spec.name) / "runs"
-    run_dir = _find_resumable(runs) if options.resume else None
+    resumable = _find_resumable(runs) if options.resume else None
+    if resumable is not None:
+        meta = json.loads((resumable / "run.json").read_text())
+        print(f"[{spec.name}] resuming run {resumable.name}", flush=True)
+        return _Run(resumable, Tokenizer.load(resumable), ModelConfig.from_dict(meta["config"]),
+                    Path(meta["warm_dir"]) if meta.get("warm_dir") else None, resumed=True)
+    directory = runs / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    directory.mkdir(parents=True, exist_ok=True)
     warm_dir: Path | None = None
-    resumed = run_dir is not None
-    if run_dir is not None:
-        meta = json.loads((run_dir / "run.json").read_text())
-        config = ModelConfig.from_dict(meta["config"])
-        tokenizer = Tokenizer.load(run_dir)
-        warm_dir = Path(meta["warm_dir"]) if meta.get("warm_dir") else None
-        print(f"[{spec.name}] resuming run {run_dir.name}", flush=True)
+    if options.warm_start:
+        if options.warm_start == "current":
+            ensure_default(spec.name, registry)
+        warm_dir = registry.resolve(spec.name, None if options.warm_start == "current"
+                                    else options.warm_start)
+        tokenizer = Tokenizer.load(warm_dir)
+        config = ModelConfig.from_dict(json.loads((warm_dir / "config.json").read_text()))
     else:
-        run_dir = runs / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if options.warm_start:
-            if options.warm_start == "current":
-                ensure_default(spec.name, registry)
-            warm_dir = registry.resolve(spec.name, None if options.warm_start == "current"
-                                        else options.warm_start)
-            tokenizer = Tokenizer.load(warm_dir)
-            config = ModelConfig.from_dict(json.loads((warm_dir / "config.json").read_text()))
-        else:
-            texts = [s for s, _ in train_pairs] + [t for _, t in train_pairs]
-            tokenizer = Tokenizer.train(texts, TokenizerSpec(vocab_size=spec.vocab_size))
-        config = replace(config, vocab_size=tokenizer.vocab_size)
-        tokenizer.save(run_dir)
-        (run_dir / "run.json").write_text(json.dumps({
-            "status": "running", "config": config.to_dict(),
-            "warm_dir": str(warm_dir) if warm_dir else None,
-            "started_at": datetime.now(UTC).isoformat(),
-        }, indent=2))
+        texts = [s for s, _ in data.train] + [t for _, t in data.train]
+        tokenizer = Tokenizer.train(texts, TokenizerSpec(vocab_size=spec.vocab_size))
+    config = replace(config, vocab_size=tokenizer.vocab_size)
+    tokenizer.save(directory)
+    (directory / "run.json").write_text(json.dumps({
+        "status": "running", "config": config.to_dict(),
+        "warm_dir": str(warm_dir) if warm_dir else None,
+        "started_at": datetime.now(UTC).isoformat(),
+    }, indent=2))
+    return _Run(directory, tokenizer, config, warm_dir, resumed=False)
 
-    train_src, train_tgt = encode_pairs(tokenizer, train_pairs, config.max_source_len,
-                                        config.max_target_len)
-    dev_src, dev_tgt = encode_pairs(tokenizer, dev_pairs, config.max_source_len,
-                                    config.max_target_len)
-    target_tokens = sum(len(t) + 1 for t in train_tgt)
 
-    model = Seq2Seq.from_model_config(config)
-    if warm_dir is not None:
-        load_weights_into(model, warm_dir)
-    if resumed:
-        _drop_unreadable_checkpoints(run_dir)
-    if resumed and not any((run_dir / "backup").glob("*")) and (
-        run_dir / "best.weights.h5"
-    ).is_file():
-        # The interrupted run had finished fitting (no step checkpoint left): start from its best
-        # weights, and keep the best score so a worse epoch cannot overwrite them.
-        model.load_weights(str(run_dir / "best.weights.h5"))
+def _build_model(spec: TaskSpec, run: _Run) -> Any:
+    """The compiled model, from the warm-start weights or where an interrupted run stopped."""
+    import keras
+
+    from model.artifact import load_weights_into
+    from model.seq2seq import Seq2Seq, masked_accuracy, masked_nll
+
+    model = Seq2Seq.from_model_config(run.config)
+    if run.warm_dir is not None:
+        load_weights_into(model, run.warm_dir)
+    best = run.directory / "best.weights.h5"
+    if run.resumed:
+        _drop_unreadable_checkpoints(run.directory)
+        if not any((run.directory / "backup").glob("*")) and best.is_file():
+            # The interrupted run had finished fitting (no step checkpoint left): start from its
+            # best weights, and keep the best score so a worse epoch cannot overwrite them.
+            model.load_weights(str(best))
     model.compile(
         optimizer=keras.optimizers.Adam(
             spec.learning_rate, clipnorm=spec.clipnorm, global_clipnorm=spec.global_clipnorm
@@ -365,9 +432,21 @@ def train(options: TrainOptions) -> TrainResult:
         loss=masked_nll,
         metrics=[masked_accuracy],
     )
+    return model
+
+
+def _fit(model: Any, spec: TaskSpec, run: _Run, data: _Data, options: TrainOptions) -> _Fitted:
+    """Keras ``fit`` with checkpoints, early stopping and the time budget; then the best weights
+    on dev are loaded back."""
+    config = run.config
+    train_src, train_tgt = encode_pairs(run.tokenizer, data.train, config.max_source_len,
+                                        config.max_target_len)
+    dev_src, dev_tgt = encode_pairs(run.tokenizer, data.dev, config.max_source_len,
+                                    config.max_target_len)
     epochs = options.epochs or spec.max_epochs
     budget_s = options.budget_minutes * 60 if options.budget_minutes else None
-    callbacks = _callbacks(run_dir, spec, budget_s, epochs, options.verbose)
+    callbacks = _callbacks(run.directory, spec, budget_s, epochs, options.verbose,
+                           options.events)
     fit_start = time.monotonic()
     model.fit(
         make_dataset(train_src, train_tgt, spec.batch_size, True, options.seed),
@@ -376,80 +455,91 @@ def train(options: TrainOptions) -> TrainResult:
         callbacks=callbacks,
         verbose=options.verbose,
     )
-    fit_seconds = time.monotonic() - fit_start
-    curve = callbacks[-1]
-    if (run_dir / "best.weights.h5").is_file():
-        model.load_weights(str(run_dir / "best.weights.h5"))
-    epochs_done = len(curve.epochs)
-    steps_done = curve.step
+    seconds = time.monotonic() - fit_start
+    if (run.directory / "best.weights.h5").is_file():
+        model.load_weights(str(run.directory / "best.weights.h5"))
+    return _Fitted(callbacks[-1], bool(callbacks[-2].exhausted), seconds,
+                   sum(len(t) + 1 for t in train_tgt))
 
-    predictor = Predictor(model, tokenizer, config, spec, "candidate", jit_compile=settings.xla)
+
+def _evaluate(model: Any, spec: TaskSpec, run: _Run, data: _Data, limit: int
+              ) -> dict[str, Any]:
+    """Metrics on dev and test (the first ``limit`` pairs of each)."""
+    from model.evaluate import evaluate_pairs
+    from model.seq2seq_predictor import Predictor
+
+    predictor = Predictor(model, run.tokenizer, run.config, spec, "candidate",
+                          jit_compile=settings_from_env().xla)
 
     def predict_texts(texts: list[str]) -> list[str]:
         return [p.text for p in predictor.predict(texts)]
 
-    metrics = {
-        "dev": evaluate_pairs(spec, predict_texts, dev_pairs[: options.eval_limit],
-                              bank=train_pairs),
-        "test": evaluate_pairs(spec, predict_texts, test_pairs[: options.eval_limit],
-                               bank=train_pairs) if test_pairs else {},
+    return {
+        "dev": evaluate_pairs(spec, predict_texts, data.dev[:limit], bank=data.train),
+        "test": evaluate_pairs(spec, predict_texts, data.test[:limit], bank=data.train)
+        if data.test else {},
     }
-    with registry.new_version(spec.name) as (version, staging):
-        weight_bytes = save_model(model, config, staging)
-        tokenizer.save(staging)
-        plot_curve(curve, staging / "curve.png", f"{spec.name} ({version})")
-        manifest = default_data_dir() / "manifest.json"
-        card = {
-            "task": spec.name,
-            "version": version,
-            "description": spec.description,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "data": {
-                "dir": str(data_dir),
-                "manifest_sha256": _sha256(manifest) if manifest.is_file() else None,
-                "train_pairs": len(train_pairs),
-                "dev_pairs": len(dev_pairs),
-                "test_pairs": len(test_pairs),
-                "swap": spec.swap,
-            },
-            "tokenizer": {"type": "sentencepiece-unigram", "vocab_size": tokenizer.vocab_size,
-                          "byte_fallback": True},
-            "hyperparameters": {**config.to_dict(), "batch_size": spec.batch_size,
-                                "learning_rate": spec.learning_rate, "beam_size": spec.beam_size,
-                                "clipnorm": spec.clipnorm,
-                                "global_clipnorm": spec.global_clipnorm},
-            "parameters": int(model.count_params()),
-            "weights_bytes": weight_bytes,
-            "weights_dtype": "float16",
-            "training": {
-                "seconds": round(time.monotonic() - started, 1),
-                "fit_seconds": round(fit_seconds, 1),
-                "epochs": epochs_done,
-                "steps": steps_done,
-                "target_tokens_per_epoch": target_tokens,
-                "target_tokens_per_second": round(
-                    target_tokens * epochs_done / max(fit_seconds, 1e-6)
-                    if epochs_done else 0.0, 1),
-                "budget_minutes": options.budget_minutes,
-                "budget_exhausted": bool(callbacks[-2].exhausted),
-                "warm_start": str(warm_dir.name) if warm_dir else None,
-                "run": run_dir.name,
-                "resumed": resumed,
-                "history": curve.epochs,
-            },
-            "metrics": metrics,
-        }
-        Registry.write_card(staging, card)
-    promote = options.promote == "yes" or (
-        options.promote == "auto" and registry.current(spec.name) is None
-    )
-    if promote:
-        registry.promote(spec.name, version)
+
+
+def _model_card(spec: TaskSpec, version: str, data: _Data, run: _Run, model: Any,
+                fitted: _Fitted, metrics: dict[str, Any], weight_bytes: int,
+                budget_minutes: float | None, seconds: float) -> dict[str, Any]:
+    manifest = default_data_dir() / "manifest.json"
+    epochs_done = len(fitted.curve.epochs)
+    tokens = fitted.target_tokens_per_epoch
+    return {
+        "task": spec.name,
+        "version": version,
+        "description": spec.description,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {
+            "dir": str(data.directory),
+            "manifest_sha256": _sha256(manifest) if manifest.is_file() else None,
+            "train_pairs": len(data.train),
+            "dev_pairs": len(data.dev),
+            "test_pairs": len(data.test),
+            "swap": spec.swap,
+        },
+        "tokenizer": {"type": "sentencepiece-unigram", "vocab_size": run.tokenizer.vocab_size,
+                      "byte_fallback": True},
+        "hyperparameters": {**run.config.to_dict(), "batch_size": spec.batch_size,
+                            "learning_rate": spec.learning_rate, "beam_size": spec.beam_size,
+                            "clipnorm": spec.clipnorm,
+                            "global_clipnorm": spec.global_clipnorm},
+        "parameters": int(model.count_params()),
+        "weights_bytes": weight_bytes,
+        "weights_dtype": "float16",
+        "training": {
+            "seconds": round(seconds, 1),
+            "fit_seconds": round(fitted.seconds, 1),
+            "epochs": epochs_done,
+            "steps": fitted.curve.step,
+            "target_tokens_per_epoch": tokens,
+            "target_tokens_per_second": round(
+                tokens * epochs_done / max(fitted.seconds, 1e-6) if epochs_done else 0.0, 1),
+            "budget_minutes": budget_minutes,
+            "budget_exhausted": fitted.budget_exhausted,
+            "warm_start": str(run.warm_dir.name) if run.warm_dir else None,
+            "run": run.directory.name,
+            "resumed": run.resumed,
+            "history": fitted.curve.epochs,
+        },
+        "metrics": metrics,
+    }
+
+
+def _close_run(registry: Registry, task: str, version: str, run_dir: Path, promote: str
+               ) -> bool:
+    """Promote the version when asked (``auto``: when the task has none yet), mark the run
+    done and drop its step checkpoints; whether it was promoted."""
+    promoted = promote == "yes" or (promote == "auto" and registry.current(task) is None)
+    if promoted:
+        registry.promote(task, version)
     meta = json.loads((run_dir / "run.json").read_text())
     meta.update(status="done", version=version)
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
-    return TrainResult(spec.name, version, registry.version_dir(spec.name, version), card, promote)
+    return promoted
 
 
 def _sha256(path: Path) -> str:

@@ -29,7 +29,7 @@ from bot.services.conversation import Reply
 from bot.texts import pick_language, say
 
 if TYPE_CHECKING:
-    from bot.services.learning import Learning
+    from bot.services.learning_loop import Learning
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from bot.handlers.keyboards import parse_review, review_keyboard
 from bot.handlers.outgoing import respond
 from bot.services.commands import command_argument
 from bot.services.conversation import Reply
-from bot.services.learning import QA, Taught, model_input, parse_teach
+from bot.services.learning_loop import QA, Taught, model_input, parse_teach
 from bot.storage.records import CorrectionRecord
 from bot.texts import pick_language, say
 

@@ -11,16 +11,16 @@ from bot.services.conversation import Conversation
 from bot.services.fallback import FallbackLoader
 from bot.services.inference import InferenceService, ModelLoader
 from bot.services.insights import Insights
-from bot.services.learning import Learning
+from bot.services.learning_loop import Learning
 from bot.services.model_loader import predictor_loader
 from bot.services.notices import AdminNotices
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
 from bot.services.retention import Retention
-from bot.services.retrain import RetrainService
+from bot.services.retrain import RetrainService, ScheduleArmer
 from bot.services.routing import Router
 from bot.services.turns import Turns
-from bot.services.versions import ModelVersions
+from bot.services.versions import Announce, ModelVersions
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,18 @@ class Services:
         await self.db.close()
 
 
-async def build_services(settings: Settings, loader: ModelLoader | None = None) -> Services:
-    """Migrate the database, start loading the models, wire everything together."""
+async def build_services(settings: Settings, loader: ModelLoader | None = None,
+                         announce: Announce | None = None,
+                         arm: ScheduleArmer | None = None) -> Services:
+    """Migrate the database, start loading the models, wire everything together.
+
+    ``announce`` tells every admin (retrain outcomes, versions that failed to load); ``arm``
+    schedules the job of a task's next scheduled retrain. Without them (the terminal chat)
+    nobody is told and no retrain is scheduled."""
     db = Database(settings.database_url)
     await db.migrate()
     model_settings = settings.model_settings()
-    notices = AdminNotices(settings.default_language)
+    notices = AdminNotices(settings.default_language, announce)
     # a current version that fails to load at start-up gives way to an earlier one (admins told)
     model_loader = FallbackLoader(loader or predictor_loader(model_settings),
                                   model_settings.model_dir, notices.fell_back)
@@ -89,5 +95,5 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
         privacy=Privacy(db, turns, learning),
         insights=Insights(db, inference, retention),
         versions=versions,
-        retrain=RetrainService(settings, db, versions),
+        retrain=RetrainService(settings, db, versions, announce, arm),
     )

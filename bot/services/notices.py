@@ -3,40 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from bot.services.fallback import Fallback
 from bot.texts import say
 
+log = logging.getLogger(__name__)
+
 Announce = Callable[[str], Awaitable[None]]
 
 
 class AdminNotices:
-    """``tell(text)`` sends to every admin once ``announce`` is set (when the bot is up); what
-    was told before waits until then (e.g. a fallback while the models load at start-up)."""
+    """``tell(text)`` sends to every admin through ``announce`` (given by the application's
+    post_init, so it is there before any model loads); without one (the terminal chat) the
+    notice goes to the log only."""
 
-    def __init__(self, lang: str = "en") -> None:
+    def __init__(self, lang: str = "en", announce: Announce | None = None) -> None:
         self.lang = lang
-        self._announce: Announce | None = None
-        self._untold: list[str] = []
+        self.announce = announce
         self._sending: set[asyncio.Task[None]] = set()
 
-    @property
-    def announce(self) -> Announce | None:
-        return self._announce
-
-    @announce.setter
-    def announce(self, announce: Announce | None) -> None:
-        self._announce = announce
-        untold, self._untold = self._untold, []
-        for text in untold:
-            self.tell(text)
-
     def tell(self, text: str) -> None:
-        if self._announce is None:
-            self._untold.append(text)
+        if self.announce is None:
+            log.warning("admin notice (no admin channel): %s", text)
             return
-        task = asyncio.ensure_future(self._announce(text))
+        task = asyncio.ensure_future(self.announce(text))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 

@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from bot.services.learning import Learning
+from bot.services.learning_loop import Learning
 from bot.services.turns import Turns
 from bot.storage.db import Database
 from bot.storage.models import utcnow

@@ -1,14 +1,16 @@
 """Retraining while the bot runs: snapshot -> train in a child process -> evaluation gate ->
 hot swap, one run at a time, each recorded in ``retrain_runs``.
 
-* The trainer is ``python -m model train --warm-start current --promote no`` in its own
-  process, niced, with few TensorFlow threads, so the bot keeps answering at full speed. Its
-  progress lines (epoch, elapsed, ETA) are parsed as they come. It dies with the bot
-  (PR_SET_PDEATHSIG), and a run the bot did not see finish is marked ``interrupted`` at the
-  next start.
-* The gate (``python -m model.promotion_gate``) scores the serving version and the candidate on the
-  task's fixed dev set and on the taught/approved pairs; the candidate is promoted only if its
-  primary metric is not more than ``RETRAIN_TOLERANCE`` points worse on either.
+* The trainer is ``python -m model train --json --warm-start current --promote no`` in its
+  own process (``bot/services/child_process.py``), niced, with few TensorFlow threads, so the
+  bot keeps answering at full speed. Its events (epochs with elapsed time and ETA, the version
+  it wrote, an error) come as JSON lines (``bot/services/child_events.py``). It dies with the
+  bot (PR_SET_PDEATHSIG), and a run the bot did not see finish is marked ``interrupted`` at
+  the next start.
+* The gate (``python -m model.promotion_gate --json``) scores the serving version and the
+  candidate on the task's fixed dev set and on the taught/approved pairs; the candidate is
+  promoted only if its primary metric is not more than ``RETRAIN_TOLERANCE`` points worse on either
+  (``bot/services/retrain_outcome.py``).
 * Scheduled runs: the next due run is a ``queued`` row whose ``started_at`` is its due time.
   A restart finds it, so a run that fell due while the bot was down runs once, right away.
 """
@@ -17,21 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import re
 import shlex
 import shutil
-import sys
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.config import REPO_ROOT, Settings
+from bot.services.child_events import (
+    ChildEvent,
+    GateScores,
+    TrainingProgress,
+    VersionCreated,
+)
+from bot.services.child_process import ChildExit, ChildRunner, ChildTimeout, EventSink
+from bot.services.retrain_outcome import RunOutcome, describe, judge
 from bot.services.schedule import Schedule, parse_schedule
 from bot.services.snapshot import Snapshot, corpus_of, take_snapshot
 from bot.services.versions import Announce, ModelVersions, SwitchFailed
@@ -47,31 +51,10 @@ from bot.storage.training import (
     RetrainRunRepository,
     RunRow,
 )
-from bot.texts import say
 
 log = logging.getLogger(__name__)
 
-# Runs a module as ``python -m`` would, after tying the child's life to the bot's (Linux:
-# PR_SET_PDEATHSIG) and lowering its priority: os.nice, and on Linux the SCHED_IDLE policy when
-# asked (it runs only on CPU time nothing else wants). argv: bot pid, niceness, idle (0/1),
-# module, arguments.
-LAUNCHER = """\
-import ctypes, os, runpy, signal, sys
-if sys.platform.startswith("linux"):
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-if os.getppid() != int(sys.argv[1]):
-    sys.exit("the bot is gone")
-os.nice(int(sys.argv[2]))
-if sys.argv[3] == "1" and hasattr(os, "SCHED_IDLE"):
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-module = sys.argv[4]
-sys.argv = [module, *sys.argv[5:]]
-runpy.run_module(module, run_name="__main__", alter_sys=True)
-"""
-
-_ETA = re.compile(r"epoch (\d+)/(\d+).*elapsed ([\d.]+) min, ETA ([\d.]+) min")
-_KERAS_EPOCH = re.compile(r"^Epoch (\d+)/(\d+)\s*$")
-_VERSION = re.compile(r"trained version (\S+)")
+TICK_S = 1.0  # how often a training run's progress is told while no epoch has ended
 
 
 @dataclass(frozen=True)
@@ -86,20 +69,7 @@ class RunProgress:
 
 
 ProgressSink = Callable[[RunProgress], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: int
-    task: str
-    trigger: str
-    status: str  # promoted | rejected | failed | interrupted
-    base_version: str | None = None
-    candidate_version: str | None = None
-    primary: str = ""
-    comparison: dict[str, dict[str, Any]] = field(default_factory=dict)  # set -> base, cand
-    error: str | None = None
-    added_pairs: int = 0
+ScheduleArmer = Callable[[str, datetime], None]  # arms the job of a task's next scheduled run
 
 
 @dataclass
@@ -115,50 +85,26 @@ class RunFailed(Exception):
     """A step of the run failed; the message says which and why (for the admins)."""
 
 
-def parse_progress(line: str) -> tuple[float, float | None] | None:
-    """(fraction done, seconds left) from a trainer's output line, when it says."""
-    if match := _ETA.search(line):
-        epoch, total = int(match.group(1)), int(match.group(2))
-        elapsed, left = float(match.group(3)), float(match.group(4))
-        # the trainer's ETA already accounts for the time budget
-        done = elapsed / (elapsed + left) if elapsed + left > 0 else epoch / max(total, 1)
-        return min(done, 1.0), left * 60
-    if match := _KERAS_EPOCH.match(line.strip()):
-        return (int(match.group(1)) - 1) / max(int(match.group(2)), 1), None
-    return None
-
-
-def judge(result: dict[str, Any], base: str, candidate: str, tolerance: float
-          ) -> tuple[bool, dict[str, dict[str, Any]]]:
-    """Whether the candidate may replace the base, and the comparison set by set."""
-    versions = result.get("versions", {})
-    table: dict[str, dict[str, Any]] = {}
-    passed = True
-    for name, scored in versions.get(candidate, {}).items():
-        theirs = versions.get(base, {}).get(name, {}).get("primary")
-        ours = scored.get("primary")
-        table[name] = {"base": theirs, "candidate": ours, "n": scored.get("n")}
-        if ours is None or (theirs is not None and float(ours) < float(theirs) - tolerance):
-            passed = False
-    return passed, table
-
-
 class RetrainService:
     """Runs retrains one at a time (admin requests and the schedule share one queue)."""
 
-    def __init__(self, settings: Settings, db: Database, versions: ModelVersions) -> None:
+    def __init__(self, settings: Settings, db: Database, versions: ModelVersions,
+                 announce: Announce | None = None, arm: ScheduleArmer | None = None) -> None:
+        """``announce`` tells every admin the outcome of each run; ``arm`` schedules the job
+        of a task's next scheduled run when a scheduled run starts."""
         self.settings = settings
         self.db = db
         self.versions = versions
         self.schedule: Schedule | None = parse_schedule(settings.retrain_schedule)
         self.workdir = settings.bot_data_dir / "retrain"
         self.lang = settings.default_language
-        self.announce: Announce | None = None  # tells every admin; set once the bot is up
-        self.on_scheduled: Callable[[str, datetime], None] | None = None  # arms the next job
+        self.announce = announce
+        self.arm = arm
         self.active: ActiveRun | None = None
+        self.children = ChildRunner(REPO_ROOT, child_environment(settings, versions),
+                                    settings.retrain_nice, settings.retrain_idle_priority)
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._children: set[asyncio.subprocess.Process] = set()
 
     @property
     def busy(self) -> bool:
@@ -179,7 +125,8 @@ class RetrainService:
 
     async def arm_schedule(self) -> list[tuple[str, datetime]]:
         """The due time of each scheduled task's next run, kept in the database (a ``queued``
-        row); a due time in the past means it fell due while the bot was down."""
+        row), each armed with ``arm``; a due time in the past means it fell due while the bot
+        was down."""
         async with self.db.unit_of_work() as uow:
             runs = RetrainRunRepository(uow.session)
             armed = []
@@ -198,6 +145,9 @@ class RetrainService:
                 await runs.add(task, "schedule", None, QUEUED, started_at=due,
                                metrics={"schedule": self.schedule.text})
                 armed.append((task, due))
+        if self.arm is not None:
+            for task, due in armed:
+                self.arm(task, due)
         return armed
 
     async def next_due(self) -> dict[str, datetime]:
@@ -265,8 +215,8 @@ class RetrainService:
                 due = self.schedule.next_after(now)
                 await runs.add(task, "schedule", None, QUEUED, started_at=due,
                                metrics={"schedule": self.schedule.text})
-                if self.on_scheduled is not None:
-                    self.on_scheduled(task, due)
+                if self.arm is not None:
+                    self.arm(task, due)
                 if queued is not None:
                     await runs.update(queued.id, status=RUNNING, started_at=now,
                                       base_version=base, metrics=None, progress=0.0)
@@ -300,9 +250,9 @@ class RetrainService:
             primary, passed = "", True
             table: dict[str, dict[str, Any]] = {}
             if base is not None and base != candidate:
-                result = await self._gate(run_id, task, base, candidate, snapshot)
-                primary = str(result.get("primary", ""))
-                passed, table = judge(result, base, candidate, self.settings.retrain_tolerance)
+                scores = await self._gate(run_id, task, base, candidate, snapshot)
+                primary = scores.primary
+                passed, table = judge(scores, base, candidate, self.settings.retrain_tolerance)
             outcome = RunOutcome(run_id, task, trigger, REJECTED, base, candidate, primary,
                                  table, None, snapshot.added)
             if not passed:
@@ -316,102 +266,88 @@ class RetrainService:
 
     async def _train(self, run_id: int, task: str, snapshot: Snapshot,
                      report: _Reporter) -> str:
-        arguments = ["train", "--task", task, "--data", str(snapshot.directory),
+        """The candidate version the trainer wrote; progress goes to ``report`` meanwhile."""
+        arguments = ["train", "--json", "--task", task, "--data", str(snapshot.directory),
                      "--warm-start", "current", "--promote", "no",
                      "--budget-minutes", str(self.settings.retrain_budget_minutes),
                      *shlex.split(self.settings.retrain_extra_args)]
         found: list[str] = []
-        budget_s = self.settings.retrain_budget_minutes * 60
-        started = time.monotonic()
-        epochs_seen = False
+        progress = TrainingProgress(self.settings.retrain_budget_minutes * 60)
+        telling = asyncio.Lock()  # the ticker and the events take turns
 
-        async def on_line(line: str) -> None:
-            nonlocal epochs_seen
-            if match := _VERSION.search(line):
-                found.append(match.group(1))
-            parsed = parse_progress(line)
-            epochs_seen = epochs_seen or (parsed is not None and parsed[1] is not None)
-            if parsed is None and not epochs_seen:  # no epoch ETA (yet): time against budget
-                elapsed = time.monotonic() - started
-                parsed = min(elapsed / budget_s, 0.99), max(budget_s - elapsed, 0.0)
-            if parsed is not None:
-                await report("training", *parsed)
+        async def on_event(event: ChildEvent) -> None:
+            if isinstance(event, VersionCreated):
+                found.append(event.version)
+            if (done := progress.of_event(event)) is not None:
+                async with telling:
+                    await report("training", *done)
+
+        async def tick() -> None:  # a trainer without epochs (qa) tells nothing until done
+            while (done := progress.by_time()) is not None:
+                async with telling:
+                    await report("training", *done)
+                await asyncio.sleep(TICK_S)
 
         limit = self.settings.retrain_budget_minutes * 60 * 1.5 + 600
-        code, tail = await self._child(run_id, "model", arguments, on_line, limit)
-        if code != 0 or not found:
-            raise RunFailed(_exit_reason("training", code, tail))
+        ticker = asyncio.create_task(tick(), name=f"retrain:{run_id}:progress")
+        try:
+            ended = await self._child(run_id, "model", arguments, on_event, limit)
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+        if ended.code != 0 or not found:
+            raise RunFailed(ended.reason("training"))
         return found[-1]
 
     async def _gate(self, run_id: int, task: str, base: str, candidate: str,
-                    snapshot: Snapshot) -> dict[str, Any]:
-        arguments = ["--task", task, "--version", base, "--version", candidate]
+                    snapshot: Snapshot) -> GateScores:
+        arguments = ["--json", "--task", task, "--version", base, "--version", candidate]
         if snapshot.dev_file is not None:
             arguments += ["--dev", str(snapshot.dev_file)]
         if snapshot.taught_file is not None:
             arguments += ["--taught", str(snapshot.taught_file)]
-        lines: list[str] = []
+        found: list[GateScores] = []
 
-        async def keep(line: str) -> None:
-            lines.append(line)
+        async def keep(event: ChildEvent) -> None:
+            if isinstance(event, GateScores):
+                found.append(event)
 
-        code, tail = await self._child(run_id, "model.promotion_gate", arguments, keep, 1800)
-        found = [_json_object(line[line.find('{"task"'):]) for line in lines if '{"task"' in line]
-        if code != 0 or not found or found[-1] is None:
-            raise RunFailed(_exit_reason("evaluation", code, tail))
-        result: dict[str, Any] = found[-1]
-        return result
+        ended = await self._child(run_id, "model.promotion_gate", arguments, keep, 1800)
+        if ended.code != 0 or not found:
+            raise RunFailed(ended.reason("evaluation"))
+        return found[-1]
 
     async def _child(self, run_id: int, module: str, arguments: list[str],
-                     on_line: Callable[[str], Awaitable[None]], limit_s: float
-                     ) -> tuple[int, list[str]]:
-        """Run ``python -m module arguments`` niced; feed ``on_line`` every output line."""
-        threads = str(self.settings.retrain_threads)
-        env = {**os.environ, "TF_INTRA_THREADS": threads, "TF_INTER_THREADS": threads,
-               "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "MODEL_XLA": "0"}
-        if self.versions.model_dir is not None:
-            env["MODEL_DIR"] = str(self.versions.model_dir)
-        if self.settings.model_data_dir is not None:
-            env["MODEL_DATA_DIR"] = str(self.settings.model_data_dir)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", LAUNCHER, str(os.getpid()), str(self.settings.retrain_nice),
-            "1" if self.settings.retrain_idle_priority else "0", module, *arguments,
-            cwd=REPO_ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, limit=1 << 20)
-        self._children.add(process)
-        if self.active is not None:
-            self.active.pid = process.pid
-        log.info("retrain run %d: %s started as pid %d", run_id, module, process.pid)
-        tail: deque[str] = deque(maxlen=25)
-        assert process.stdout is not None
+                     on_event: EventSink, limit_s: float) -> ChildExit:
+        def started(pid: int) -> None:
+            if self.active is not None:
+                self.active.pid = pid
+
         try:
-            async with asyncio.timeout(limit_s):
-                while chunk := await process.stdout.readline():
-                    for line in chunk.decode("utf-8", "replace").replace("\r", "\n").split("\n"):
-                        if line.strip():
-                            tail.append(line)
-                            await on_line(line)
-                code = await process.wait()
-        except BaseException as exc:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-            if isinstance(exc, TimeoutError):
-                raise RunFailed(f"{module} did not finish within {limit_s / 60:.0f} min and "
-                                "was stopped (is the machine busy?)") from None
-            raise
-        finally:
-            self._children.discard(process)
-        return code, list(tail)
+            return await self.children.run(f"retrain run {run_id}", module, arguments,
+                                           on_event, limit_s, started)
+        except ChildTimeout as exc:
+            raise RunFailed(str(exc)) from None
 
     async def close(self) -> None:
         """Stop the trainer (if any) and the runs in the background."""
-        for process in list(self._children):
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+        self.children.kill_all()
         for job in list(self._tasks):
             job.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def child_environment(settings: Settings, versions: ModelVersions) -> dict[str, str]:
+    """What the trainer and the gate need besides the bot's environment: few threads, the
+    bot's model and corpus folders."""
+    threads = str(settings.retrain_threads)
+    env = {"TF_INTRA_THREADS": threads, "TF_INTER_THREADS": threads,
+           "TF_CPP_MIN_LOG_LEVEL": "2", "MODEL_XLA": "0"}
+    if versions.model_dir is not None:
+        env["MODEL_DIR"] = str(versions.model_dir)
+    if settings.model_data_dir is not None:
+        env["MODEL_DATA_DIR"] = str(settings.model_data_dir)
+    return env
 
 
 class _Reporter:
@@ -434,38 +370,3 @@ class _Reporter:
         if self.sink is not None:
             with contextlib.suppress(Exception):  # a failed edit must not fail the run
                 await self.sink(RunProgress(self.task, phase, fraction, eta_s))
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    """The JSON object at the start of ``text`` (a log line may follow it on the same line)."""
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _exit_reason(step: str, code: int, tail: list[str]) -> str:
-    if code < 0:
-        return f"{step} process killed by signal {-code}"
-    last = next((line for line in reversed(tail) if line.strip()), "")
-    return f"{step} process exited with status {code}: {last[-300:]}"
-
-
-def describe(outcome: RunOutcome, lang: str, tolerance: float) -> str:
-    """The result of a run, for the admins."""
-    rows = "\n".join(
-        say(lang, "retrain_row", set=name, metric=outcome.primary,
-            base=_figure(row.get("base")), candidate=_figure(row.get("candidate")),
-            n=row.get("n") or 0)
-        for name, row in outcome.comparison.items())
-    key = {PROMOTED: "retrain_promoted", REJECTED: "retrain_rejected"}.get(
-        outcome.status, "retrain_failed")
-    return say(lang, key, task=outcome.task, run=outcome.run_id,
-               candidate=outcome.candidate_version or "-", base=outcome.base_version or "-",
-               tolerance=f"{tolerance:g}", rows=rows or "-",
-               error=outcome.error or outcome.status, added=outcome.added_pairs)
-
-
-def _figure(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.2f}"

@@ -32,7 +32,7 @@ class Schedule:
         if self.interval is not None:
             return moment + self.interval
         assert self.cron is not None
-        found = self.cron.get_next_fire_time(None, moment + timedelta(seconds=1))
+        found: datetime | None = self.cron.get_next_fire_time(None, moment + timedelta(seconds=1))
         assert found is not None  # a crontab always fires again
         return found.astimezone(UTC)
 

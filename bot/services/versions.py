@@ -66,12 +66,8 @@ class ModelVersions:
 
     @property
     def announce(self) -> Announce | None:
-        """Tells every admin; set once the bot is up."""
+        """Tells every admin (None in the terminal chat)."""
         return self.notices.announce
-
-    @announce.setter
-    def announce(self, announce: Announce | None) -> None:
-        self.notices.announce = announce
 
     def _registry(self) -> Registry:
         return open_registry(self.model_dir)

@@ -106,11 +106,6 @@ class FeedbackRepository:
         return RatedAnswer(row.id, row.text, row.task, row.model_version,
                            row.reply_to_message_id)
 
-    async def of_answer(self, message_row_id: int, user_id: int) -> int | None:
-        return await self.session.scalar(
-            sa.select(Feedback.rating).where(Feedback.message_id == message_row_id,
-                                             Feedback.user_id == user_id))
-
 
 class CorrectionRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -259,9 +254,6 @@ class PrivacyRepository:
             sqlite_insert(ForgottenUser).values(user_id=user_id, forgotten_at=utcnow())
             .on_conflict_do_nothing(index_elements=[ForgottenUser.user_id]))
         return counts, removed
-
-    async def is_forgotten(self, user_id: int) -> bool:
-        return await self.session.get(ForgottenUser, user_id) is not None
 
 
 class PromptRepository:

@@ -15,10 +15,6 @@ class UserRecord:
     language_code: str | None
     ui_language: str | None
 
-    @property
-    def display_name(self) -> str:
-        return self.first_name or (f"@{self.username}" if self.username else f"user {self.id}")
-
 
 @dataclass(frozen=True)
 class ChatRecord:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.handlers.keyboards import parse_forget, parse_rating, parse_review
 from bot.services.insights import percentiles
-from bot.services.learning import model_input, parse_teach
+from bot.services.learning_loop import model_input, parse_teach
 
 
 @pytest.mark.parametrize(("argument", "expected"), [

@@ -1,4 +1,5 @@
-"""Retraining pieces without TensorFlow: the schedule, progress lines, the gate's judgement,
+"""Retraining pieces without TensorFlow: the schedule, the children's JSON-line events and
+their runner, progress, the gate's judgement,
 training snapshots (forgotten users excluded) on a real database, the persisted schedule, and
 hot swaps on a real registry with fake models (a version that fails to load is never served).
 The real trainer and gate run in tests/e2e/test_bot_retrain.py."""
@@ -6,6 +7,7 @@ The real trainer and gate run in tests/e2e/test_bot_retrain.py."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -15,8 +17,22 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.services.child_events import (
+    EpochDone,
+    ErrorReported,
+    Evaluated,
+    GateScores,
+    Started,
+    StepDone,
+    TrainingProgress,
+    VersionCreated,
+    parse_event,
+)
+from bot.services.child_process import ChildRunner, ChildTimeout
 from bot.services.inference import InferenceService
-from bot.services.retrain import RetrainService, judge, parse_progress
+from bot.services.notices import AdminNotices
+from bot.services.retrain import RetrainService
+from bot.services.retrain_outcome import judge
 from bot.services.schedule import parse_schedule
 from bot.services.snapshot import CorpusInfo, take_snapshot
 from bot.services.versions import ModelVersions, SwitchFailed
@@ -32,6 +48,7 @@ from bot.storage.models import (
     User,
 )
 from bot.storage.training import RetrainRunRepository
+from model.events import JsonLines
 from tests.bot.conftest import make_settings
 from tests.bot.fakes import FakeModel, FakeModels
 
@@ -71,26 +88,133 @@ def test_settings_refuse_a_bad_schedule_or_task(tmp_path: Path) -> None:
     assert settings.retrain_schedule == "0 3 * * 1" and settings.retrain_tasks == ["qa", "chat"]
 
 
-# -- trainer output and the gate -------------------------------------------------------------
-def test_progress_is_read_from_the_trainer_output() -> None:
-    assert parse_progress("Epoch 3/10") == (0.2, None)
-    line = ("\x1b[1m22/23\x1b[0m - loss: 0.01[chat] epoch 2/10 val_loss=0.0121 "
-            "elapsed 1.5 min, ETA 4.5 min")
-    assert parse_progress(line) == (0.25, 270.0)  # the ETA already counts the time budget
-    assert parse_progress("[chat] epoch 10/10 val_loss=0.01 elapsed 2.0 min, ETA 0.0 min") \
-        == (1.0, 0.0)
-    assert parse_progress("chat: trained version v1 (kept as a candidate)") is None
+# -- the children's events, their runner, and the gate -------------------------------------
+def epoch_line(epoch: int, epochs: int, elapsed_s: float, eta_s: float | None) -> str:
+    return json.dumps({"event": "epoch", "task": "chat", "epoch": epoch, "epochs": epochs,
+                       "step": epoch * 20, "metrics": {"loss": 0.5, "val_loss": 0.0121},
+                       "elapsed_s": elapsed_s, "eta_s": eta_s})
+
+
+def progress_of(line: str) -> tuple[float, float | None] | None:
+    """What a line of the trainer's output tells of its progress (once epochs are reported)."""
+    event = parse_event(line)
+    return TrainingProgress(600).of_event(event) if isinstance(event, EpochDone) else None
+
+
+def test_progress_is_read_from_the_trainer_events() -> None:
+    assert progress_of(epoch_line(2, 10, 60.0, None)) == (0.2, None)  # no ETA: by epochs
+    # a partial progress bar left on the shared output before the event is skipped
+    assert progress_of("\x1b[1m22/23\x1b[0m - loss: 0.01" + epoch_line(2, 10, 90.0, 270.0)) \
+        == (0.25, 270.0)  # the ETA already counts the time budget
+    assert progress_of(epoch_line(10, 10, 120.0, 0.0)) == (1.0, 0.0)
+    assert progress_of("chat: trained version v1 (kept as a candidate)") is None
+    assert progress_of("Epoch 3/10") is None  # Keras's own text is never read
+
+
+def test_before_the_first_epoch_progress_is_time_against_the_budget() -> None:
+    now = [100.0]
+    progress = TrainingProgress(600, clock=lambda: now[0])
+    now[0] += 150
+    assert progress.of_event(StepDone("chat", 40, 0.7, 150.0)) == (0.25, 450.0)
+    now[0] += 1000  # past the budget: never shown as done before the trainer says so
+    assert progress.by_time() == (0.99, 0.0)
+    assert progress.of_event(EpochDone("chat", 1, 4, 80, {}, 1150.0, 0.0)) == (1.0, 0.0)
+    assert progress.by_time() is None and progress.of_event(StepDone("chat", 81, None, 1.0)) \
+        is None  # the epochs tell from now on
+    assert progress.of_event(VersionCreated("chat", "v2", "/m/v2", False)) is None
+
+
+def test_events_written_by_the_model_side_are_read_typed() -> None:
+    out = io.StringIO()
+    emit = JsonLines(out)
+    emit("start", task="chat", epochs=None, budget_s=180.0)
+    emit("step", task="chat", step=40, loss=float("nan"), elapsed_s=2.1)
+    emit("epoch", task="chat", epoch=1, epochs=6, step=47,
+         metrics={"loss": 1.5, "val_loss": float("inf")}, elapsed_s=9.0, eta_s=45.0)
+    emit("evaluated", task="chat", metrics={"dev": {"bleu": 12.5, "n": 40}, "test": {}})
+    emit("version", task="chat", version="v2", path="/models/chat/versions/v2", promoted=False)
+    emit("scores", task="chat", primary="bleu",
+         versions={"v1": {"dev": {"bleu": 10.0, "primary": 10.0, "n": 40}}})
+    emit("error", kind="FileNotFoundError", message="no train/dev data in /x")
+    events = [parse_event(line) for line in out.getvalue().splitlines()]
+    assert events == [
+        Started("chat", None, 180.0),
+        StepDone("chat", 40, None, 2.1),  # a NaN loss arrives as null
+        EpochDone("chat", 1, 6, 47, {"loss": 1.5, "val_loss": None}, 9.0, 45.0),
+        Evaluated("chat", {"dev": {"bleu": 12.5, "n": 40}, "test": {}}),
+        VersionCreated("chat", "v2", "/models/chat/versions/v2", False),
+        GateScores("chat", "bleu", {"v1": {"dev": {"bleu": 10.0, "primary": 10.0, "n": 40}}}),
+        ErrorReported("FileNotFoundError", "no train/dev data in /x"),
+    ]
+
+
+@pytest.mark.parametrize("line", [
+    "", "plain text", "{}", "[1, 2]", '{"event": "epoch"', '{"event": "telemetry", "x": 1}',
+    '{"event": "version", "task": "chat"}',  # a field missing
+    '{"event": "version", "task": "chat", "version": 2, "path": "p", "promoted": false}',
+    '{"event": "step", "task": "chat", "step": true, "loss": 1, "elapsed_s": 1}',
+    "W0000 00:00:1.0 cpu_feature_guard.cc:210] This TensorFlow binary is optimized {",
+])
+def test_lines_that_hold_no_event_are_skipped(line: str) -> None:
+    assert parse_event(line) is None
+
+
+FAKE_CHILD = """\
+import json, sys, time
+print("some library warning", file=sys.stderr, flush=True)
+print(json.dumps({"event": "start", "task": "chat", "epochs": 2, "budget_s": None}), flush=True)
+print("epoch progress\\r12/40 [====>....]", flush=True)
+mode = sys.argv[1]
+if mode == "hang":
+    time.sleep(60)
+if mode == "fail":
+    print(json.dumps({"event": "error", "kind": "ValueError", "message": "bad data"}), flush=True)
+    print("Traceback (most recent call last): ...", file=sys.stderr, flush=True)
+    sys.exit(1)
+print(json.dumps({"event": "version", "task": "chat", "version": "v7", "path": "p",
+                  "promoted": False}), flush=True)
+print("done", flush=True)
+"""
+
+
+@pytest.fixture
+def fake_child(tmp_path: Path) -> Path:
+    (tmp_path / "fake_child.py").write_text(FAKE_CHILD)
+    return tmp_path
+
+
+async def test_the_runner_passes_events_and_keeps_other_lines_as_the_tail(
+        fake_child: Path) -> None:
+    runner = ChildRunner(fake_child, {"PYTHONPATH": str(fake_child)}, nice=0, idle=False)
+    seen: list[object] = []
+    pids: list[int] = []
+
+    async def on_event(event: object) -> None:
+        seen.append(event)
+
+    ended = await runner.run("test", "fake_child", ["ok"], on_event, 60, pids.append)
+    assert ended.code == 0 and ended.error is None and len(pids) == 1
+    assert seen == [Started("chat", 2, None), VersionCreated("chat", "v7", "p", False)]
+    assert ended.tail == ["some library warning", "epoch progress", "12/40 [====>....]", "done"]
+
+    failed = await runner.run("test", "fake_child", ["fail"], on_event, 60)
+    assert failed.code == 1 and failed.error == ErrorReported("ValueError", "bad data")
+    assert failed.reason("training") == \
+        "training process exited with status 1: ValueError: bad data"
+
+    with pytest.raises(ChildTimeout, match="did not finish within"):
+        await runner.run("test", "fake_child", ["hang"], on_event, 1.5)
 
 
 def test_the_gate_allows_a_loss_within_the_tolerance_only() -> None:
-    result = {"versions": {
+    result = GateScores("chat", "bleu", {
         "old": {"dev": {"primary": 40.0, "n": 100}, "taught": {"primary": 50.0, "n": 10}},
         "new": {"dev": {"primary": 39.5, "n": 100}, "taught": {"primary": 90.0, "n": 10}},
-    }}
+    })
     passed, table = judge(result, "old", "new", tolerance=1.0)
     assert passed and table["dev"] == {"base": 40.0, "candidate": 39.5, "n": 100}
     assert not judge(result, "old", "new", tolerance=0.4)[0]
-    result["versions"]["new"]["taught"]["primary"] = 48.0  # worse on what admins taught
+    result.versions["new"]["taught"]["primary"] = 48.0  # worse on what admins taught
     assert not judge(result, "old", "new", tolerance=1.0)[0]
 
 
@@ -253,13 +377,12 @@ async def test_promote_and_rollback_switch_the_serving_model(tmp_path: Path) -> 
     (models / "chat" / "history.json").write_text('["v1"]')
     loader = VersionedModels()
     inference = InferenceService(loader)
-    versions = ModelVersions(inference, models)
     told: list[str] = []
 
     async def announce(text: str) -> None:
         told.append(text)
 
-    versions.announce = announce
+    versions = ModelVersions(inference, models, notices=AdminNotices("en", announce))
     assert (await inference.predict("chat", "a")).version == "v1"
     assert await versions.promote("chat", "v2") == "v2"
     assert (await inference.predict("chat", "a")).version == "v2"

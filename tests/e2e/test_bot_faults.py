@@ -18,10 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.bot_support import LiveBot, bot_models, start_live_bot
+from botapi_emulator.bot_process import LiveBot, start_live_bot
 from tests.e2e.test_bot_restart import numbers, wait_replies
-
-__all__ = ["bot_models"]
 
 
 @pytest.fixture(scope="module")

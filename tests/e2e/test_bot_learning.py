@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.bot_support import LiveBot, bot_models, percentile, start_live_bot
-
-__all__ = ["bot_models"]
+from botapi_emulator.bot_process import LiveBot, percentile, start_live_bot
 
 BOT = "rnn_learning_bot"
 ADMIN_ID = 5000

@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.bot_support import EN, LiveBot, bot_models, percentile, start_live_bot
-
-__all__ = ["bot_models"]
+from botapi_emulator.bot_process import EN, LiveBot, percentile, start_live_bot
 
 USERS = 20
 MESSAGES_PER_USER = 5

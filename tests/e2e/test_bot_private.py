@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.bot_support import LiveBot, bot_models, start_live_bot
-
-__all__ = ["bot_models"]  # the session fixture, imported so pytest finds it
+from botapi_emulator.bot_process import LiveBot, start_live_bot
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 

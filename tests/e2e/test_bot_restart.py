@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.bot_support import EN, LiveBot, bot_models, start_live_bot
-
-__all__ = ["bot_models"]
+from botapi_emulator.bot_process import EN, LiveBot, start_live_bot
 
 
 def numbers(i: int) -> str:

@@ -32,15 +32,12 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.bot_support import (
+from botapi_emulator.bot_process import (
     LiveBot,
     percentile,
     start_live_bot,
-    tiny_bot_models,
     tiny_corpora,
 )
-
-__all__ = ["tiny_bot_models"]
 
 pytestmark = pytest.mark.slow  # every test trains (tiny models, but real training runs)
 

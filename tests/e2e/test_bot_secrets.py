@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.bot_support import BotProcess, bot_environment
+from botapi_emulator.bot_process import BotProcess, bot_environment
 
 
 def _free_port() -> int:

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.bot_support import LiveBot, bot_models, start_live_bot
-
-__all__ = ["bot_models"]
+from botapi_emulator.bot_process import LiveBot, start_live_bot
 
 BOT = "rnn_webhook_bot"
 SECRET = "webhook-secret-e2e-0123456789"

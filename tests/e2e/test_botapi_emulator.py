@@ -47,8 +47,8 @@ from telegram.ext import (
     filters,
 )
 
-from tests.e2e.botapi import AsyncBotHandle, BotAPIHarness, BotHandle, detect_entities, format_text
-from tests.e2e.botapi.errors import ApiError
+from botapi_emulator import AsyncBotHandle, BotAPIHarness, BotHandle, detect_entities, format_text
+from botapi_emulator.errors import ApiError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -910,7 +910,7 @@ async def test_standalone_mode_talks_to_a_real_ptb_bot() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.e2e.botapi",
+        "botapi_emulator",
         "--port",
         "0",
         "--json",

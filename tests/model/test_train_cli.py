@@ -161,3 +161,11 @@ def test_killed_training_resumes(tmp_path: Path) -> None:
     [version] = Registry(models).versions("translate-en-zh")
     assert version.card["training"]["resumed"] is True
     assert version.card["training"]["run"] == run.name
+
+
+def test_train_cli_reports_a_failure_as_a_json_event(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path, "train", "--json", "--task", "chat", "--data", str(tmp_path))
+    assert proc.returncode == 2
+    events = [json.loads(line) for line in proc.stdout.splitlines()]  # nothing but events
+    assert [e["event"] for e in events] == ["start", "error"]
+    assert events[1]["kind"] == "FileNotFoundError" and "no train/dev data" in events[1]["message"]

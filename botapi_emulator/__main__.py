@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m tests.e2e.botapi --port 8081 [--token 123456:TEST] [--username my_bot]
+    python -m botapi_emulator --port 8081 [--token 123456:TEST] [--username my_bot]
 
 It prints the base URL and the token to give the bot, waits until the bot connects, then
 reads lines from stdin (or ``--script FILE``) and prints what the bot says::
@@ -169,7 +169,7 @@ async def _read_line(source: TextIO) -> str | None:
 async def main(argv: list[str] | None = None) -> int:
     """Run the standalone emulator until EOF, ``:quit`` or Ctrl-C."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.e2e.botapi",
+        prog="python -m botapi_emulator",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -39,7 +39,7 @@ class BotAPIServer:
     """A local Bot API server for tests: many bots (tokens), each with its own world.
 
     Use ``await server.start()`` / ``await server.stop()`` (or ``async with``) on one event
-    loop; :class:`~tests.e2e.botapi.harness.BotAPIHarness` runs it in a background thread.
+    loop; :class:`~botapi_emulator.harness.BotAPIHarness` runs it in a background thread.
 
     Args:
         host: Interface to bind.

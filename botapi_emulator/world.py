@@ -916,7 +916,7 @@ class BotWorld:
             current = self.get_message(chat, message)
             return current if current is not None and predicate(current) else None
 
-        found = await self.wait_until(check, timeout)
+        found: JSON | None = await self.wait_until(check, timeout)
         if not found:
             raise TimeoutError(
                 f"message {self._message_id(chat, message)} did not reach the expected state "

@@ -3,7 +3,7 @@
 * :class:`BotAPIServer` - the aiohttp server speaking the Bot API on 127.0.0.1;
 * :class:`BotAPIHarness` - runs the server in a background thread; ``new_bot()`` gives a
   :class:`BotHandle` to act as Telegram users and observe what the bot did;
-* ``python -m tests.e2e.botapi --port 8081`` - a standalone server with a line-based user.
+* ``python -m botapi_emulator --port 8081`` - a standalone server with a line-based user.
 """
 
 from .errors import ApiError

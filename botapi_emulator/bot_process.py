@@ -1,4 +1,5 @@
-"""Support for the bot's end-to-end tests: real small models, and the bot as a subprocess.
+"""The project's bot driven against the emulator (shared by tests/e2e and bench/e2e.py): real
+small models, and the bot as a subprocess.
 
 * ``prepare_models`` gives a model directory with real models of the four sequence-to-sequence
   tasks: the shipped defaults when ``model/pretrained`` has them all, otherwise tiny models
@@ -26,9 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SEQ2SEQ_TASKS = ("translate-en-zh", "translate-zh-en", "summarize", "chat")
 OPTIONAL_TASKS = ("qa", "intent")  # used when their shipped defaults are present
 TINY = {"vocab_size": 340, "embed_dim": 32, "encoder_units": 32, "decoder_units": 48,
@@ -230,25 +229,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-# -- fixtures (imported by the test_bot_* modules) --------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def bot_models(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real models for the whole run (see ``prepare_models``)."""
-    cache = Path(request.config.cache.mkdir("rnnbot-e2e-models"))
-    return prepare_models(cache, tmp_path_factory.mktemp("e2e-models"))
-
-
-@pytest.fixture(scope="session")
-def tiny_bot_models(request: pytest.FixtureRequest,
-                    tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny models of the four sequence-to-sequence tasks even when real defaults are shipped:
-    for tests that retrain them in seconds on tiny data (qa and intent stay the shipped ones)."""
-    cache = Path(request.config.cache.mkdir("rnnbot-e2e-models"))
-    return prepare_models(cache, tmp_path_factory.mktemp("e2e-tiny-models"), tiny=True)
-
-
 class Ids:
     """Fresh user ids and group ids, so tests sharing one bot never share a chat."""
 
@@ -269,7 +249,7 @@ class Ids:
 class LiveBot:
     """A running bot process, its emulator handle, and conversation helpers."""
 
-    handle: Any  # tests.e2e.botapi.BotHandle
+    handle: Any  # botapi_emulator.BotHandle
     process: BotProcess
     ids: Ids
 
@@ -290,7 +270,9 @@ class LiveBot:
         return str(reply["text"])
 
     def silence(self, chat: Any, quiet: float = 1.5) -> list[dict[str, Any]]:
-        return self.handle.collect_bot_messages(chat, quiet=quiet, timeout=quiet + 10)
+        messages: list[dict[str, Any]] = self.handle.collect_bot_messages(
+            chat, quiet=quiet, timeout=quiet + 10)
+        return messages
 
     def stored_reply(self, chat_id: int, message_id: int) -> tuple[Any, ...]:
         """(task, model_version, text) of the bot's stored reply to a message.

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from telegram import ReplyParameters, Update
@@ -17,8 +18,9 @@ from bot.context import BotApplication, BotContext
 from bot.handlers.admin import admin_command
 from bot.handlers.outgoing import respond
 from bot.services.conversation import Reply
-from bot.services.retrain import RunOutcome, RunProgress, describe
-from bot.services.versions import SwitchFailed, VersionView
+from bot.services.retrain import RunProgress, ScheduleArmer
+from bot.services.retrain_outcome import RunOutcome, describe
+from bot.services.versions import Announce, SwitchFailed, VersionView
 from bot.storage.records import OutgoingMessage
 from bot.texts import say
 
@@ -187,22 +189,21 @@ def _duration(seconds: float) -> str:
 
 
 # -- wiring: announcements and the schedule ---------------------------------------------------
-async def start_retraining(application: BotApplication) -> None:
-    """At start-up: admins get announcements; interrupted runs are recorded; the schedule is
-    armed from the database (a run due while the bot was down runs now, once)."""
-    services = application.bot_data.services
-    assert services is not None
+def admin_announcer(application: BotApplication, admin_ids: Sequence[int]) -> Announce:
+    """Tells every admin a text (the services built at start-up are given this)."""
 
     async def announce(text: str) -> None:
-        for admin in services.settings.admin_user_ids:
+        for admin in admin_ids:
             try:
                 await application.bot.send_message(admin, text)
             except TelegramError as exc:  # an admin who never opened a chat with the bot
                 log.warning("could not tell admin %s: %s", admin, exc)
 
-    services.versions.announce = announce
-    services.retrain.announce = announce
-    await services.retrain.recover()
+    return announce
+
+
+def retrain_scheduler(application: BotApplication) -> ScheduleArmer:
+    """Arms the JobQueue job of a task's next scheduled retrain (replacing the armed one)."""
 
     def arm(task: str, due: datetime) -> None:
         assert application.job_queue is not None
@@ -213,9 +214,16 @@ async def start_retraining(application: BotApplication) -> None:
                                        name=f"retrain:{task}")
         log.info("next scheduled retrain of %s at %s", task, when.isoformat(timespec="seconds"))
 
-    services.retrain.on_scheduled = arm
-    for task, due in await services.retrain.arm_schedule():
-        arm(task, due)
+    return arm
+
+
+async def start_retraining(application: BotApplication) -> None:
+    """At start-up: interrupted runs are recorded; the schedule is armed from the database (a
+    run due while the bot was down runs now, once)."""
+    services = application.bot_data.services
+    assert services is not None
+    await services.retrain.recover()
+    await services.retrain.arm_schedule()
 
 
 async def scheduled_retrain(context: BotContext) -> None:
