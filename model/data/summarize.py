@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
+
+import re2
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -137,7 +139,9 @@ _STEM_SUFFIXES = (
     "-locales",
     "-i18n",
 )
-_TRAILING_VERSION = re.compile(r"(?:[-.]?\d+(?:\.\d+)*[a-z]?)+$")
+# RE2: linear time (with re this nested repetition backtracks exponentially on a long run of
+# digits and dots); \p{Nd} is Python's \d, and $ is the end (package names have no newline).
+_TRAILING_VERSION = re2.compile(r"(?:[-.]?\p{Nd}+(?:\.\p{Nd}+)*[a-z]?)+$")
 
 
 def package_group(package: str) -> str:
