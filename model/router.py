@@ -47,7 +47,7 @@ class RouterConfig:
     dropout: float = 0.1
     max_len: int = 64
     labels: list[str] = field(default_factory=lambda: list(LABELS))
-    min_confidence: float = MIN_CONFIDENCE  # below it, resolve_route falls back to qa/chat by QA confidence
+    min_confidence: float = MIN_CONFIDENCE  # below it, resolve_route falls back to qa/chat
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

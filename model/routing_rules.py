@@ -33,6 +33,7 @@ whitespace). RE2 differs from ``re`` in three ways the patterns below account fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import re2
 
@@ -238,7 +239,7 @@ def _quoted(text: str) -> str | None:
     double = _DOUBLE_QUOTED.search(text)
     end = double.start() if double else len(text)
     quotes = [m.start() for m in _SINGLE_QUOTES.finditer(text)]
-    for opening, closing in zip(quotes, quotes[1:], strict=False):
+    for opening, closing in pairwise(quotes):
         if opening >= end:
             break
         if (text[opening] in "'‘" and text[closing] in "'’" and closing > opening + 1

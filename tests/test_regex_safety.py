@@ -96,7 +96,7 @@ def _flags(call: ast.Call, function: str) -> int:
         node = call.args[FLAG_POSITION[function]]
     if node is None:
         return 0
-    value = eval(compile(ast.Expression(node), "<flags>", "eval"), {"re": re})  # noqa: S307
+    value = eval(compile(ast.Expression(node), "<flags>", "eval"), {"re": re})
     return int(value)
 
 
@@ -170,9 +170,9 @@ def _unbounded(parsed: object) -> bool:
         elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
             if _unbounded(av[1]):
                 return True
-        elif op == sre_constants.GROUPREF_EXISTS:
-            if any(branch is not None and _unbounded(branch) for branch in av[1:]):
-                return True
+        elif op == sre_constants.GROUPREF_EXISTS and any(
+                branch is not None and _unbounded(branch) for branch in av[1:]):
+            return True
     return False
 
 

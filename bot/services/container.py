@@ -62,7 +62,8 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None) 
     conversation = Conversation(inference, Router(inference, settings.intent_min_confidence),
                                 settings.max_input_chars,
                                 settings.qa_min_confidence)
-    turns = Turns(db, settings.store_group_messages, settings.default_language)
+    turns = Turns(db, settings.store_group_messages, settings.default_language,
+                  settings.max_input_chars)
     learning = Learning(db, inference)
     versions = ModelVersions(inference, settings.model_dir, settings.default_language)
     return Services(

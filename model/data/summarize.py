@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ast
 import re
-
-import re2
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import re2
 
 from model.data.clean import clean_plain, normalize_key, truncate_words, word_count
 from model.data.readers import Row
