@@ -131,8 +131,7 @@ class Watched:
         sender, other = Person(next(self.people), "Mallory"), Person(next(self.people), "Ann")
         chat_id = -sender.id if group else sender.id
         harness = self.harness
-        gc.collect()  # the test process's garbage, not the handlers' work: collected before
-        gc.disable()
+        gc.disable()  # a collection of the test process's heap is not the handlers' work
         ticker = asyncio.create_task(self._tick())
         try:
             await asyncio.sleep(TICK_S * 2)
