@@ -53,7 +53,7 @@ class Console:
             return None
         turn = await self._begin(line, parts[0] if parts else None)
         reply = await self._reply(turn, parts)
-        if turn.truncated:  # as in bot.handlers.outgoing.respond
+        if turn.truncated and reply.task is not None:  # as in bot.handlers.outgoing.respond
             note = say(turn.lang, "truncated", n=self.services.turns.max_input_chars)
             reply = replace(reply, text=f"{reply.text}\n\n{note}")
         message_id = await self.services.turns.next_message_id(CONSOLE_CHAT_ID)

@@ -99,7 +99,7 @@ async def respond(update: Update, context: BotContext, reply: Reply,
     message = update.effective_message
     turn = context.current_turn
     assert message is not None
-    if turn.truncated:  # the bot read only the first MAX_INPUT_CHARS (bot.services.turns)
+    if turn.truncated and reply.task is not None:  # a model read only the first MAX_INPUT_CHARS
         note = say(turn.lang, "truncated", n=context.services.settings.max_input_chars)
         reply = replace(reply, text=f"{reply.text}\n\n{note}")
     sent = []

@@ -12,6 +12,7 @@ import pytest
 
 from bot.console import chat_in_terminal
 from bot.services.turns import cap_input
+from bot.texts import say
 from tests.bot.conftest import HarnessFactory, make_settings
 from tests.bot.fakes import FakeModel, FakeModels, Person
 
@@ -65,3 +66,11 @@ async def test_the_terminal_reads_up_to_the_limit_too(tmp_path: Path) -> None:
         [(stored,)] = connection.execute(
             "SELECT text FROM messages WHERE direction='in'").fetchall()
     assert stored == line.strip()
+
+
+async def test_only_a_model_answer_gets_the_note(make_harness: HarnessFactory) -> None:
+    harness = await make_harness(max_input_chars=30)
+    photo = {"photo": [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}],
+             "caption": "c" * 100}
+    [reply] = await harness.send(ALICE, None, extra=photo)
+    assert reply == say("en", "only_text")
