@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 import time
+from dataclasses import replace
 from typing import TextIO
 
 from bot.config import Settings
@@ -18,7 +19,7 @@ from bot.services.commands import LANGUAGES, MODES, parse_choice, parse_translat
 from bot.services.container import Services, build_services
 from bot.services.conversation import Reply
 from bot.services.inference import ModelLoader
-from bot.services.turns import Turn
+from bot.services.turns import Turn, cap_input
 from bot.storage.records import IncomingMessage, OutgoingMessage
 from bot.texts import say
 
@@ -46,11 +47,15 @@ class Console:
         line = line.strip()
         if not line:
             return "Type a message, or /help."
-        parts = split_command(line) if line.startswith("/") else None
+        admitted, _ = cap_input(line, self.services.turns.max_input_chars)  # before parsing
+        parts = split_command(admitted) if admitted.startswith("/") else None
         if parts and parts[0] in ("quit", "exit"):
             return None
         turn = await self._begin(line, parts[0] if parts else None)
         reply = await self._reply(turn, parts)
+        if turn.truncated and reply.task is not None:  # as in bot.handlers.outgoing.respond
+            note = say(turn.lang, "truncated", n=self.services.turns.max_input_chars)
+            reply = replace(reply, text=f"{reply.text}\n\n{note}")
         message_id = await self.services.turns.next_message_id(CONSOLE_CHAT_ID)
         await self.services.turns.finish(turn, [OutgoingMessage(
             CONSOLE_CHAT_ID, message_id, reply.text, turn.message_id, reply.task, reply.version,

@@ -8,7 +8,9 @@
 Every kind of model answers with the same frozen ``Prediction``; ``TextModel`` is what any
 loaded version offers, ``QAModel`` what the qa version adds (pairs taught at run time).
 Settings are an argument (``ModelSettings``), never the environment. Importing this module
-does not import TensorFlow: ``load`` does, in the thread that calls it.
+does not import TensorFlow: ``load`` does, in the thread that calls it. The routing rules
+(``model.routing_rules``: which task free text asks for, and the text it is about) are here too,
+the one rule set both the bot's fallback and the intent model use.
 """
 
 from __future__ import annotations
@@ -18,11 +20,54 @@ from pathlib import Path
 from model.prediction import Prediction, QAModel, TextModel
 from model.predictor import load
 from model.registry import Registry, RegistryError
+from model.routing_rules import (
+    INTENTS,
+    LANGUAGE_NAMES,
+    LONG_TEXT_CJK,
+    LONG_TEXT_WORDS,
+    MIN_CONFIDENCE,
+    Route,
+    cjk_count,
+    extract_summary_text,
+    extract_translation,
+    has_cjk,
+    is_long,
+    is_question,
+    route_by_rules,
+    target_language,
+    translation_task,
+)
 from model.settings import ModelSettings
 from model.task_specs import TaskData, task_data
 
-__all__ = ["ModelSettings", "Prediction", "QAModel", "Registry", "RegistryError", "TaskData",
-           "TextModel", "load", "open_registry", "task_data"]
+__all__ = [
+    "INTENTS",
+    "LANGUAGE_NAMES",
+    "LONG_TEXT_CJK",
+    "LONG_TEXT_WORDS",
+    "MIN_CONFIDENCE",
+    "ModelSettings",
+    "Prediction",
+    "QAModel",
+    "Registry",
+    "RegistryError",
+    "Route",
+    "TaskData",
+    "TextModel",
+    "cjk_count",
+    "extract_summary_text",
+    "extract_translation",
+    "has_cjk",
+    "is_long",
+    "is_question",
+    "load",
+    "open_registry",
+    "route_by_rules",
+    "target_language",
+    "task_data",
+    "translation_task",
+]
+
 
 
 def open_registry(model_dir: Path) -> Registry:

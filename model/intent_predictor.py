@@ -4,15 +4,14 @@
 subword tokens, adds the log of the message's length in tokens (a pasted paragraph is long even
 when cut to ``max_len``) and predicts one of ``LABELS`` with a softmax. ``IntentPredictor``
 returns the label, its probability, and for ``translate`` / ``summarize`` the text the request
-is about (``extract_translation``, ``extract_summary_text``: the instruction words are removed
-by rules, the target language is the one named or else the other language of the text).
+is about (``extract_translation``, ``extract_summary_text`` of ``model.routing_rules``, the one
+rule set the bot's fallback routing uses too).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,10 +23,15 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from model.data.clean import has_cjk
 from model.encoders import SentenceEncoder, pad_ids
 from model.layers import PACKAGE
 from model.prediction import Prediction
+from model.routing_rules import (  # noqa: F401 (re-exported: the extraction of a prediction)
+    MIN_CONFIDENCE,
+    extract_summary_text,
+    extract_translation,
+    target_language,
+)
 from model.tokenizer import PAD_ID, Tokenizer, normalize
 
 LABELS = ("qa", "chat", "translate", "summarize")
@@ -43,7 +47,7 @@ class IntentConfig:
     dropout: float = 0.1
     max_len: int = 64
     labels: list[str] = field(default_factory=lambda: list(LABELS))
-    min_confidence: float = 0.6  # below it, a prediction is not sure
+    min_confidence: float = MIN_CONFIDENCE  # below it, a prediction is not sure
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,118 +107,6 @@ def intent_inputs(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> d
         rows.append(ids[:max_len])
         lengths.append(math.log1p(len(ids)) / math.log(512))
     return {"tokens": pad_ids(rows), "length": np.array(lengths, np.float32)[:, None]}
-
-
-# -- extraction ----------------------------------------------------------------------------------
-
-_EN = r"(?:english|eng|en)"
-_ZH = r"(?:chinese|mandarin|zh|simplified chinese|traditional chinese)"
-_ZH_WORDS = r"(?:中文|汉语|漢語|华语|中国话|简体中文|繁体中文)"
-_EN_WORDS = r"(?:英文|英语|英語)"
-_TARGET_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("en", re.compile(rf"(?:中译英|中翻英|汉译英|翻译成{_EN_WORDS}|译成{_EN_WORDS}|翻成{_EN_WORDS}"
-                      rf"|{_EN_WORDS}(?:怎么说|怎么讲|翻译|是什么)|的{_EN_WORDS})")),
-    ("zh", re.compile(rf"(?:英译中|英翻中|英译汉|翻译成{_ZH_WORDS}|译成{_ZH_WORDS}|翻成{_ZH_WORDS}"
-                      rf"|{_ZH_WORDS}(?:怎么说|怎么讲|翻译|是什么)|的{_ZH_WORDS})")),
-    ("en", re.compile(rf"\b(?:in|into|to|for)\s+{_EN}\b|\b{_EN}\s+(?:for|translation|please)\b"
-                      rf"|\btr\s+en\b|^\s*{_EN}\s*:", re.I)),
-    ("zh", re.compile(rf"\b(?:in|into|to|for)\s+{_ZH}\b|\b{_ZH}\s+(?:for|translation|please)\b"
-                      rf"|\btr\s+zh\b|^\s*{_ZH}\s*:", re.I)),
-]
-_QUOTED = re.compile(r"[\"“「『]([^\"“”「」『』]+?)[\"”」』]"
-                     r"|(?<![A-Za-z])['‘]([^'‘’]+?)['’](?![A-Za-z])")
-_LANGUAGE_ONLY = re.compile(rf"^(?:{_EN}|{_ZH}|{_ZH_WORDS}|{_EN_WORDS})[\s.?!。？！]*$", re.I)
-_SEPARATOR = re.compile(r"[:：]|\s-\s|\s->\s|\n")
-# instruction phrases removed when the text has no quote or separator to cut at
-_INSTRUCTION_EN = re.compile(
-    r"\b(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?(?:help\s+me\s+)?"
-    r"(?:translate|translation|tr)\b(?:\s+(?:this|that|the following|the sentence|this sentence|"
-    r"it|for me|please))*|\bhow\s+(?:do|would|can|should)\s+(?:you|i|we)\s+say\b|"
-    rf"\bwhat(?:'s|\s+is|\s+does)?(?:\s+the\s+{_EN}|\s+the\s+{_ZH})?(?:\s+for)?\b|\bsay\b|"
-    rf"\b(?:{_EN}|{_ZH})\s+(?:translation|version)(?:\s+of)?\b|"
-    rf"\b(?:in|into|to|for)\s+(?:{_EN}|{_ZH})\b|\bmean\b|\bplease\b|\bfor me\b|->", re.I)
-_INSTRUCTION_ZH = re.compile(
-    rf"(?:请|麻烦)?(?:你)?(?:帮我|帮忙)?(?:把)?(?:这句话|这句|下面的句子|下面这句|这段话|下面的话)?"
-    rf"(?:翻译成|译成|翻成|翻译为|翻译一下|翻译)(?:{_ZH_WORDS}|{_EN_WORDS})?(?:是什么|怎么说)?"
-    rf"|(?:用)?(?:{_ZH_WORDS}|{_EN_WORDS})(?:怎么说|怎么讲|翻译|是什么)|的(?:{_ZH_WORDS}|{_EN_WORDS})"
-    r"(?:是什么|怎么说)?|中译英|英译中|中翻英|英翻中")
-_SUMMARY_WORDS = re.compile(
-    r"summar|tl;?dr|gist|short version|main point|condense|sum up|one line|in short|shorter|"
-    r"brief|what is this (?:text )?about|总结|概括|摘要|要点|太长|主要内容|归纳|讲了什么", re.I)
-_SUMMARY_KEYWORD = re.compile(r"^\s*(?:tl;?dr|summary|summari[sz]e|总结一下|总结|概括|摘要)"
-                              r"(?:\s+please)?(?![\w\u4e00-\u9fff])[\s:：,.!。！-]*", re.I)
-_SHORT_LEAD = re.compile(r"^[^:：\n]{0,30}[:：\n]")  # "this:", "the following text:"
-_LEADING_SEGMENT = re.compile(r"^(.{0,80}?)(?:[:：\n]|[?？.。!！](?=\s|[^\x00-\x7f]))")
-_TRAILING_SENTENCE = re.compile(r"(?<=[.。!！?？])\s*([^.。!！?？]{1,80}[.。!！?？]*)\s*$")
-
-
-def target_language(text: str, payload: str) -> str:
-    """The language named in the request ("en" / "zh"), else the other one of the payload."""
-    for lang, pattern in _TARGET_PATTERNS:
-        if pattern.search(text):
-            return lang
-    return "en" if has_cjk(payload) else "zh"
-
-
-def extract_translation(text: str) -> tuple[str, str]:
-    """(text to translate, target language) of a translation request.
-
-    A quoted part wins; otherwise the part after a separator (colon, " - ", newline) when the
-    part before it names the request; otherwise the message without its instruction words.
-    """
-    text = normalize(text)
-    quoted = _QUOTED.search(text)
-    if quoted and (quoted.group(1) or quoted.group(2) or "").strip():
-        payload = (quoted.group(1) or quoted.group(2)).strip()
-    else:
-        payload = _after_separator(text) or _strip_instruction(text)
-        payload = payload.strip(" \t\"'“”‘’「」?？。:：") or text
-    return payload, target_language(text, payload)
-
-
-def _after_separator(text: str) -> str:
-    match = _SEPARATOR.search(text)
-    if not match:
-        return ""
-    head, tail = text[: match.start()], text[match.end():].strip()
-    if not tail:
-        return ""
-    if _LANGUAGE_ONLY.match(tail):  # "good night -> Chinese"
-        return head.strip()
-    if (_INSTRUCTION_EN.search(head) or _INSTRUCTION_ZH.search(head)
-            or any(p.search(head) for _, p in _TARGET_PATTERNS)):
-        return _strip_instruction(tail) if _INSTRUCTION_EN.search(tail) else tail
-    return ""
-
-
-def _strip_instruction(text: str) -> str:
-    stripped = _INSTRUCTION_ZH.sub(" ", text) if has_cjk(text) else text
-    stripped = _INSTRUCTION_EN.sub(" ", stripped)
-    stripped = re.sub(r"\s+", " ", stripped).strip(" ,.!?？，。")
-    return stripped
-
-
-def extract_summary_text(text: str) -> str:
-    """The paragraph of a summary request, without the instruction before or after it.
-
-    A leading segment (up to a colon, a line break or the end of its first sentence) or a short
-    last sentence is dropped when it speaks of summarizing ("tl;dr", "sum up", "总结一下").
-    """
-    body = text.strip()
-    keyword = _SUMMARY_KEYWORD.match(body)
-    if keyword:  # "tl;dr ...", "summarize this: ...", "总结一下：..."
-        body = body[keyword.end():].strip()
-        if not re.search(r"[:：\n]", keyword.group(0)):  # not already past the separator
-            body = _SHORT_LEAD.sub("", body, count=1).strip()
-    for _ in range(2):  # "Can you give me a short summary of the following? ..."
-        match = _LEADING_SEGMENT.match(body)
-        if not match or not _SUMMARY_WORDS.search(match.group(1) or body[: match.end()]):
-            break
-        body = body[match.end():].strip()
-    match = _TRAILING_SENTENCE.search(body)
-    if match and _SUMMARY_WORDS.search(match.group(1)):
-        body = body[: match.start(1)].strip()
-    return body or text.strip()
 
 
 # -- prediction --------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from bot.services.conversation import Reply
 from bot.texts import say
 
 
-def _argument(update: Update) -> str:
-    message = update.effective_message
-    return command_argument(message.text or "") if message else ""
+def _argument(context: BotContext) -> str:
+    """The command's argument, of the text admitted (at most MAX_INPUT_CHARS of it)."""
+    return command_argument(context.current_turn.text or "")
 
 
 def _replied(update: Update) -> str:
@@ -25,7 +25,7 @@ def _replied(update: Update) -> str:
 async def ask(update: Update, context: BotContext) -> None:
     """/ask QUESTION: question answering."""
     turn = context.current_turn
-    question = _argument(update)
+    question = _argument(context)
     if not question:
         await respond(update, context, Reply(say(turn.lang, "usage_ask")))
         return
@@ -37,7 +37,7 @@ async def ask(update: Update, context: BotContext) -> None:
 async def translate(update: Update, context: BotContext) -> None:
     """/translate [en|zh] TEXT, or as a reply to a message: translate it."""
     turn = context.current_turn
-    target, text = parse_translate(_argument(update))
+    target, text = parse_translate(_argument(context))
     text = text or _replied(update)
     if not text:
         await respond(update, context, Reply(say(turn.lang, "usage_translate")))
@@ -50,7 +50,7 @@ async def translate(update: Update, context: BotContext) -> None:
 async def summarize(update: Update, context: BotContext) -> None:
     """/summarize TEXT, or as a reply to a message: a one-line summary."""
     turn = context.current_turn
-    text = _argument(update) or _replied(update)
+    text = _argument(context) or _replied(update)
     if not text:
         await respond(update, context, Reply(say(turn.lang, "usage_summarize")))
         return

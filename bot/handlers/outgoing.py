@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
@@ -17,6 +18,7 @@ from bot.context import BotContext
 from bot.handlers.keyboards import feedback_keyboard
 from bot.services.conversation import Reply
 from bot.storage.records import OutgoingMessage
+from bot.texts import say
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,9 @@ async def respond(update: Update, context: BotContext, reply: Reply,
     message = update.effective_message
     turn = context.current_turn
     assert message is not None
+    if turn.truncated and reply.task is not None:  # a model read only the first MAX_INPUT_CHARS
+        note = say(turn.lang, "truncated", n=context.services.settings.max_input_chars)
+        reply = replace(reply, text=f"{reply.text}\n\n{note}")
     sent = []
     ready = time.monotonic()
     quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)

@@ -75,7 +75,8 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None,
     inference.warm_up(settings.preload_tasks)
     conversation = Conversation(inference, Router(inference, settings.intent_min_confidence),
                                 settings.max_input_chars)
-    turns = Turns(db, settings.store_group_messages, settings.default_language)
+    turns = Turns(db, settings.store_group_messages, settings.default_language,
+                  settings.max_input_chars)
     learning = Learning(db, inference)
     retention = Retention(model_settings.model_dir, settings.bot_data_dir,
                           settings.bot_data_dir / "retrain", settings.retain_candidates)

@@ -40,6 +40,26 @@ from bot.texts import pick_language
 
 log = logging.getLogger(__name__)
 
+COMMAND_WORD_MAX = 66  # "/" + a 32-character command + "@" + a 32-character bot username
+
+
+def cap_input(text: str, limit: int) -> tuple[str, bool]:
+    """The text the bot reads of a message: at most ``limit`` characters after its command word
+    (``/translate@my_bot``, kept whole), and whether anything was cut.
+
+    Applied once, when a message is admitted, before any parsing: whatever a user sends, the
+    routing rules, the command parsers and the models see at most this much of it.
+    """
+    if len(text) <= limit:
+        return text, False
+    command = 0
+    if text.startswith("/"):
+        command = next((i + 1 for i, char in enumerate(text[: COMMAND_WORD_MAX + 1])
+                        if char.isspace()), 0)
+    if len(text) - command <= limit:
+        return text, False
+    return text[: command + limit], True
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -54,6 +74,7 @@ class Turn:
     lang: str
     mode: str
     received_at: float = 0.0  # time.monotonic() when the message reached the bot
+    truncated: bool = False  # text is the first max_input_chars of a longer message
 
     @property
     def is_group(self) -> bool:
@@ -98,15 +119,19 @@ class _Recent:
 
 
 class Turns:
-    def __init__(self, db: Database, store_unaddressed: bool, default_language: str) -> None:
+    def __init__(self, db: Database, store_unaddressed: bool, default_language: str,
+                 max_input_chars: int = 1000) -> None:
         self.db = db
+        self.max_input_chars = max_input_chars
         self.store_unaddressed = store_unaddressed
         self.default_language = default_language
         self.instance = uuid.uuid4().hex  # this process; tells its messages from a dead one's
         self.recent = _Recent()
 
     async def begin(self, message: IncomingMessage) -> Turn | None:
-        """Store the message; a Turn if this process should answer it now, else None."""
+        """Store the message; a Turn if this process should answer it now, else None.
+
+        The message is stored as sent; the turn's text is cut by ``cap_input``."""
         received_at = time.monotonic()
         if not message.addressed and not self.store_unaddressed:
             return None  # privacy: nothing of an unaddressed group message is kept
@@ -119,11 +144,13 @@ class Turns:
         if stored is None:
             return None
         row_id, user, chat = stored
+        text, truncated = (cap_input(message.text, self.max_input_chars)
+                           if message.text is not None else (None, False))
         return Turn(
             row_id=row_id, chat_id=chat.id, chat_type=chat.type, message_id=message.message_id,
-            user_id=user.id, text=message.text, mode=chat.mode,
+            user_id=user.id, text=text, mode=chat.mode,
             lang=pick_language(user.ui_language, user.language_code, self.default_language),
-            received_at=received_at,
+            received_at=received_at, truncated=truncated,
         )
 
     async def _store(self, message: IncomingMessage, user: UserRecord | None,

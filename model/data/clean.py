@@ -26,6 +26,7 @@ _HAS_CJK_OR_PUNCT = re.compile(f"[{_CJK_IDEOGRAPH}{_CJK_PUNCT}]")
 _CJK_CHARS = re.compile(f"[{_CJK_IDEOGRAPH}]")
 _LATIN_WORDS = re.compile(r"[A-Za-z0-9]+(?:['’.-][A-Za-z0-9]+)*")
 _WS = re.compile(r"\s+")
+_CJK_GAP = re.compile(rf"(?<=[{_CJK_IDEOGRAPH}{_CJK_PUNCT}])\s+(?=[{_CJK_IDEOGRAPH}{_CJK_PUNCT}])")
 
 # --- placeholders ------------------------------------------------------------------------------
 
@@ -179,8 +180,7 @@ def tidy_markup_spaces(text: str) -> str:
     two CJK characters."""
     text = re.sub(r"\s+([,;:!?.](?=\s|$)|[)\]}，。；：！？）])", r"\1", text)
     text = re.sub(r"([(\[{（])\s+", r"\1", text)
-    cjk = f"{_CJK_IDEOGRAPH}{_CJK_PUNCT}"
-    return re.sub(rf"(?<=[{cjk}])\s+(?=[{cjk}])", "", text)
+    return _CJK_GAP.sub("", text)
 
 
 def clean_ui_text(text: str) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import re2
+
 from model.data.clean import clean_plain, normalize_key, truncate_words, word_count
 from model.data.readers import Row
 
@@ -137,7 +139,9 @@ _STEM_SUFFIXES = (
     "-locales",
     "-i18n",
 )
-_TRAILING_VERSION = re.compile(r"(?:[-.]?\d+(?:\.\d+)*[a-z]?)+$")
+# RE2: linear time (with re this nested repetition backtracks exponentially on a long run of
+# digits and dots); \p{Nd} is Python's \d, and $ is the end (package names have no newline).
+_TRAILING_VERSION = re2.compile(r"(?:[-.]?\p{Nd}+(?:\.\p{Nd}+)*[a-z]?)+$")
 
 
 def package_group(package: str) -> str:
