@@ -30,12 +30,14 @@ test-fast: $(STAMP)
 check-model-tests: $(STAMP)
 	PY=$(PY) tests/check_model_tests.sh 5
 
-## lint: ruff and mypy (the bot -> model seam, model.api and what it exposes, with --strict)
+## lint: ruff and mypy; --strict on bot/, the emulator and the public model API (model.api and
+## what it exposes)
 STRICT := model/api.py model/predictor.py model/prediction.py model/settings.py \
 	model/loading.py model/registry.py model/task_specs.py model/config.py
 lint: $(STAMP)
 	$(PY) -m ruff check bot model botapi_emulator tests bench
 	$(PY) -m mypy
+	$(PY) -m mypy --strict --follow-imports=silent bot botapi_emulator
 	$(PY) -m mypy --strict --follow-imports=silent $(STRICT)
 
 ## data: download and build every corpus into data/corpora (cached; re-runs are quick)

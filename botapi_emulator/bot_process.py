@@ -22,7 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,8 +99,11 @@ def models_cache_key() -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare_models(cache_root: Path, scratch: Path, tiny: bool = False) -> Path:
-    """A MODEL_DIR with real models of the four sequence-to-sequence tasks.
+def prepare_models(cache_root: Path, scratch: Path, tiny: bool = False,
+                   tasks: Sequence[str] = SEQ2SEQ_TASKS) -> Path:
+    """A MODEL_DIR with real models of the four sequence-to-sequence tasks (with ``tiny``:
+    tiny models of ``tasks`` only, trained once per model code and cached; the other tasks then
+    come from their shipped defaults if they are used).
 
     ``qa`` and ``intent`` come from their shipped defaults when ``model/pretrained`` has them
     (``model.api.load`` installs them on first use); otherwise the bot runs without them.
@@ -113,10 +116,10 @@ def prepare_models(cache_root: Path, scratch: Path, tiny: bool = False) -> Path:
     cache_root.mkdir(parents=True, exist_ok=True)
     with (cache_root / "train.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs at once train once
-        if all((models / task / "current").is_file() for task in SEQ2SEQ_TASKS):
+        if all((models / task / "current").is_file() for task in tasks):
             return models
         corpora = tiny_corpora(scratch / "corpora")
-        for task in SEQ2SEQ_TASKS:
+        for task in tasks:
             if not (models / task / "current").is_file():
                 train_tiny(task, corpora[task], models)
         for old in cache_root.iterdir():  # models of older model code, unused for a day
@@ -292,10 +295,12 @@ class LiveBot:
 
 
 def start_live_bot(botapi: Any, models: Path, workdir: Path, username: str, first_id: int,
-                   **settings: object) -> LiveBot:
+                   ready_tasks: Sequence[str] = SEQ2SEQ_TASKS, **settings: object) -> LiveBot:
+    """The bot as a process on its own emulated bot, once the models of ``ready_tasks`` are
+    loaded."""
     handle = botapi.new_bot(username=username)
     env = bot_environment(handle.token, handle.base_url, workdir, models, **settings)
     process = BotProcess(env, workdir)
     process.start()
-    process.wait_ready()
+    process.wait_ready(ready_tasks)
     return LiveBot(handle, process, Ids(first_id))

@@ -18,9 +18,10 @@ from bot.context import BotApplication, BotContext
 from bot.handlers.admin import admin_command
 from bot.handlers.outgoing import respond
 from bot.services.conversation import Reply
+from bot.services.notices import Announce
 from bot.services.retrain import RunProgress, ScheduleArmer
 from bot.services.retrain_outcome import RunOutcome, describe
-from bot.services.versions import Announce, SwitchFailed, VersionView
+from bot.services.versions import SwitchFailed, VersionView
 from bot.storage.records import OutgoingMessage
 from bot.texts import say
 

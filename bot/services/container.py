@@ -13,14 +13,14 @@ from bot.services.inference import InferenceService, ModelLoader
 from bot.services.insights import Insights
 from bot.services.learning_loop import Learning
 from bot.services.model_loader import predictor_loader
-from bot.services.notices import AdminNotices
+from bot.services.notices import AdminNotices, Announce
 from bot.services.privacy import Privacy
 from bot.services.ratelimit import UserRateLimiter
 from bot.services.retention import Retention
 from bot.services.retrain import RetrainService, ScheduleArmer
 from bot.services.routing import Router
 from bot.services.turns import Turns
-from bot.services.versions import Announce, ModelVersions
+from bot.services.versions import ModelVersions
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)

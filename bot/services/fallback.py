@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.services.inference import ModelLoader, TaskUnavailable, TextModel
+from bot.services.inference import ModelLoader, TaskUnavailable
+from model.api import TextModel
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,11 @@ from bot.services.child_events import (
     VersionCreated,
 )
 from bot.services.child_process import ChildExit, ChildRunner, ChildTimeout, EventSink
+from bot.services.notices import Announce
 from bot.services.retrain_outcome import RunOutcome, describe, judge
 from bot.services.schedule import Schedule, parse_schedule
 from bot.services.snapshot import Snapshot, corpus_of, take_snapshot
-from bot.services.versions import Announce, ModelVersions, SwitchFailed
+from bot.services.versions import ModelVersions, SwitchFailed
 from bot.storage.db import Database
 from bot.storage.models import utcnow
 from bot.storage.training import (

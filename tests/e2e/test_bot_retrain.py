@@ -128,9 +128,10 @@ def start_retrain_bot(botapi: Any, tiny_bot_models: Path, workdir: Path, name: s
     shutil.copytree(tiny_bot_models, models)
     tiny_corpora(workdir / "corpora" / "tasks")
     admin_id = first_id
-    live = start_live_bot(botapi, models, workdir, name, first_id + 1,
+    live = start_live_bot(botapi, models, workdir, name, first_id + 1, ready_tasks=(TASK,),
                           admin_user_ids=admin_id, model_data_dir=workdir / "corpora",
-                          retrain_tasks=TASK, typing_delay_ms=0, **settings)
+                          retrain_tasks=TASK, typing_delay_ms=0,
+                          preload_tasks=f"{TASK},qa,intent", **settings)
     admin = live.handle.user(admin_id, "Ada", username="ada")
     return RetrainBot(live, models, admin, live.handle.private_chat(admin))
 
@@ -332,7 +333,7 @@ def test_worse_candidate_is_kept_and_a_missed_run_runs_once_after_restart(
         db.execute("UPDATE retrain_runs SET started_at=? WHERE status='queued'",
                    ((datetime.now(UTC) - timedelta(hours=5)).replace(tzinfo=None),))
     live.process.start()
-    live.process.wait_ready()
+    live.process.wait_ready((TASK,))
     assert bot.wait_run(2)[2] == "interrupted"
     run = bot.wait_run(3)
     assert run[1] == "schedule" and run[2] == "rejected"
