@@ -33,7 +33,7 @@ check-model-tests: $(STAMP)
 ## lint: ruff and mypy; --strict on bot/, the emulator and the public model API (model.api and
 ## what it exposes)
 STRICT := model/api.py model/predictor.py model/prediction.py model/settings.py \
-	model/loading.py model/registry.py model/task_specs.py model/config.py
+	model/loading.py model/registry.py model/task_specs.py model/seq2seq_config.py
 lint: $(STAMP)
 	$(PY) -m ruff check bot model botapi_emulator tests bench
 	$(PY) -m mypy

@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from model.config import ModelConfig
 from model.layers import PACKAGE, AttentionDecoder, BiGRUEncoder
+from model.seq2seq_config import ModelConfig
 from model.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 

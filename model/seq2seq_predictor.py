@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from model.config import ModelConfig
 from model.prediction import Prediction
 from model.seq2seq import CompiledDecoder, Seq2Seq
+from model.seq2seq_config import ModelConfig
 from model.task_specs import TaskSpec
 from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, normalize
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.config import ModelConfig
+from model.seq2seq_config import ModelConfig
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 

@@ -375,8 +375,8 @@ def _open_run(options: TrainOptions, spec: TaskSpec, config: Any, registry: Regi
               data: _Data) -> _Run:
     """The interrupted run to resume (``--resume``), or a new one with its tokenizer: the
     warm-start version's, or one trained on the training pairs."""
-    from model.config import ModelConfig
     from model.loading import ensure_default
+    from model.seq2seq_config import ModelConfig
 
     runs = registry.task_dir(spec.name) / "runs"
     resumable = _find_resumable(runs) if options.resume else None
