@@ -55,7 +55,9 @@ def reverse_model() -> tuple[Seq2Seq, float]:
     sources, targets = reverse_data(3000, seed=0)
     rng = random.Random(DATA_SEED)  # batch order only
     start = time.monotonic()
-    for _ in range(12):
+    # 16 epochs: on data-order seeds 0-5 sequence accuracy is 0.925-1.0 after 12 epochs and
+    # 0.995-1.0 after 16 (tests/check_model_tests.sh found the 0.925)
+    for _ in range(16):
         for x, y in batches(sources, targets, 64, True, rng):
             model.train_on_batch(x, y)
     return model, time.monotonic() - start
