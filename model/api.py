@@ -19,6 +19,7 @@ from pathlib import Path
 
 from model.prediction import Prediction, QAModel, TextModel
 from model.predictor import load
+from model.qa_fingerprint import pair_fingerprint
 from model.registry import Registry, RegistryError
 from model.routing_rules import (
     INTENTS,
@@ -62,6 +63,7 @@ __all__ = [
     "is_question",
     "load",
     "open_registry",
+    "pair_fingerprint",
     "route_by_rules",
     "target_language",
     "task_data",

@@ -1,17 +1,56 @@
-"""/forgetme and /exportme: a user's data, all of it or none of it."""
+"""/forgetme and /exportme: a user's data, all of it or none of it.
+
+Where a user's words can go, and what /forgetme does there (``WHERE_WORDS_GO``; a test checks
+that every table is named here, so a new one cannot be missed):
+
+* tables: their rows in ``users``, ``chats`` (the private chat), ``messages`` (theirs and the
+  bot's replies to them), ``feedback``, ``corrections`` (theirs, and anyone's on a reply to
+  them), ``pending_prompts`` are deleted; ``taught_pairs`` made from their words are deleted
+  (from their corrections, from anyone's correction of an answer to them: the question is
+  theirs); ``audit_log`` keeps the act without the person; ``forgotten_users`` records them and
+  ``forgotten_pairs`` the one-way fingerprints of the pairs (never the words).
+* answer banks: a qa version ships the pairs of the snapshot it was trained from (taught and
+  approved pairs, answers rated 👍), the run-time overlay holds taught ones. Every forgotten
+  pair is removed from the serving bank at once, and from every version before it serves (a
+  first load, a promotion, a rollback; ``InferenceService.prepare``), for good: a version
+  trained from a snapshot taken before the forget does not serve them either.
+* snapshots under ``BOT_DATA_DIR/retrain`` (a retrain in progress): their lines go.
+* model weights under ``MODEL_DIR`` trained on their words cannot be edited: the receipt names,
+  per task, the first version a retrain made from a snapshot taken after the forget.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from bot.services.learning_loop import Learning
+from bot.services.inference import InferenceService
+from bot.services.snapshot import liked_source
 from bot.services.turns import Turns
 from bot.storage.db import Database
 from bot.storage.models import utcnow
+from model.api import QAModel, TextModel, pair_fingerprint
 
 log = logging.getLogger(__name__)
+
+WHERE_WORDS_GO = {  # table -> what /forgetme does with the user's rows
+    "users": "deleted",
+    "chats": "deleted (their private chat)",
+    "messages": "deleted, with the bot's replies to them",
+    "feedback": "deleted, theirs and that on replies to them",
+    "corrections": "deleted, theirs and those on replies to them",
+    "taught_pairs": "deleted when made from their words; /teach pairs lose the author",
+    "pending_prompts": "deleted",
+    "audit_log": "the person and the arguments are blanked",
+    "forgotten_users": "records the user (no words)",
+    "forgotten_pairs": "fingerprints of the pairs made from their words (no words)",
+    "retrain_runs": "holds no user's words",
+}
 
 
 @dataclass(frozen=True)
@@ -20,13 +59,18 @@ class Forgotten:
     feedback: int
     corrections: int
     taught_pairs: int
+    pairs: int = 0  # pairs taken out of the answer banks and training data
+    trained_without: dict[str, str] = field(default_factory=dict)  # task -> first version
 
 
 class Privacy:
-    def __init__(self, db: Database, turns: Turns, learning: Learning) -> None:
+    def __init__(self, db: Database, turns: Turns, inference: InferenceService,
+                 snapshots_dir: Path | None = None) -> None:
         self.db = db
         self.turns = turns
-        self.learning = learning
+        self.inference = inference
+        self.snapshots_dir = snapshots_dir  # the retrain snapshots (BOT_DATA_DIR/retrain)
+        inference.prepare = self.prepare
 
     async def export(self, user_id: int) -> bytes:
         """Everything stored about the user, as a JSON document."""
@@ -36,14 +80,86 @@ class Privacy:
         return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
 
     async def forget(self, user_id: int) -> Forgotten:
-        """Delete the user's rows, take pairs made from their words out of the answer bank, and
-        record them so no training snapshot includes them again."""
+        """Delete the user's rows and record the fingerprints of the pairs made from their
+        words in one transaction, then take those pairs out of the serving answer banks and
+        of any snapshot on disk. The receipt names the first versions trained without them."""
         async with self.db.unit_of_work() as uow:
-            counts, pairs = await uow.privacy.forget(user_id)
+            pairs = await uow.privacy.pairs_of(user_id)
+            fingerprints = sorted({(task, f) for task, q, a in pairs
+                                   for f in fingerprints_of(q, a)})
+            counts = await uow.privacy.forget(user_id, fingerprints)
         self.turns.recent.forget(user_id, chat_id=user_id)
-        for task, question, answer in pairs:
-            if task == "qa":
-                await self.learning.remove_from_bank(question, answer)
+        for task in sorted({task for task, _ in fingerprints}):
+            await self.apply(task)
+        if self.snapshots_dir is not None and fingerprints:
+            await asyncio.to_thread(scrub_snapshots, self.snapshots_dir,
+                                    {f for _, f in fingerprints})
         log.info("user %s forgotten: %s", user_id, counts)
         return Forgotten(counts.get("messages", 0), counts.get("feedback", 0),
-                         counts.get("corrections", 0), counts.get("taught_pairs", 0))
+                         counts.get("corrections", 0), counts.get("taught_pairs", 0),
+                         len(set(pairs)),
+                         await self.trained_without(user_id))
+
+    async def trained_without(self, user_id: int) -> dict[str, str]:
+        """Per task, the first version a retrain made from a snapshot taken after the user's
+        (last) forget; empty before such a retrain."""
+        async with self.db.unit_of_work(write=False) as uow:
+            moment = await uow.privacy.forgotten_at(user_id)
+            return {} if moment is None else await uow.privacy.first_versions_after(moment)
+
+    async def prepare(self, task: str, model: TextModel) -> None:
+        """Remove the forgotten pairs from a model that has loaded, before it serves."""
+        if not isinstance(model, QAModel):
+            return
+        async with self.db.unit_of_work(write=False) as uow:
+            fingerprints = await uow.privacy.forgotten_pairs(task)
+        if fingerprints:
+            removed = await asyncio.to_thread(model.forget, fingerprints)
+            log.info("%s version %s: %d forgotten pair(s) removed before serving", task,
+                     model.version, removed)
+
+    async def apply(self, task: str | None = None) -> None:
+        """Remove the forgotten pairs from the serving models (at start-up, after a forget);
+        a model not loaded now gets them removed when it loads (``prepare``)."""
+        tasks = [task] if task is not None else list(self.inference.versions())
+        for name in tasks:
+            if self.inference.state(name) != "ready":
+                continue
+            async with self.db.unit_of_work(write=False) as uow:
+                fingerprints = await uow.privacy.forgotten_pairs(name)
+            if fingerprints:
+                await self.inference.apply(name, _forget(fingerprints))
+
+
+def _forget(fingerprints: list[str]) -> Callable[[TextModel], int]:
+    def operation(model: TextModel) -> int:
+        return model.forget(fingerprints) if isinstance(model, QAModel) else 0
+
+    return operation
+
+
+def fingerprints_of(question: str, answer: str) -> set[str]:
+    """The fingerprints of a pair as a snapshot may write it (a liked answer's question has its
+    command cut off)."""
+    return {pair_fingerprint(question, answer), pair_fingerprint(liked_source(question), answer)}
+
+
+def scrub_snapshots(directory: Path, fingerprints: set[str]) -> int:
+    """Drop the lines of every snapshot file under ``directory`` that hold a forgotten pair
+    (either direction); returns how many lines went."""
+    dropped = 0
+    for path in sorted(directory.glob("*/*.tsv")) if directory.is_dir() else []:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = []
+        for line in lines:
+            left, _, right = line.rstrip("\n").partition("\t")
+            if (pair_fingerprint(left, right) in fingerprints
+                    or pair_fingerprint(right, left) in fingerprints):
+                continue
+            kept.append(line)
+        if len(kept) != len(lines):
+            dropped += len(lines) - len(kept)
+            temporary = path.with_name(path.name + ".tmp")
+            temporary.write_text("".join(kept), encoding="utf-8")
+            os.replace(temporary, path)
+    return dropped
