@@ -21,7 +21,7 @@ import numpy as np
 from model.data.clean import has_cjk
 from model.evaluate import normalize_answer
 from model.qa_encoder import QAConfig, TextEmbedder
-from model.qa_fingerprint import pair_fingerprint, pair_key
+from model.qa_fingerprint import pair_fingerprint
 from model.tokenizer import normalize
 
 

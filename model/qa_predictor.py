@@ -21,8 +21,8 @@ import numpy as np
 from model.evaluate import normalize_answer
 from model.prediction import Prediction
 from model.qa_bank import AnswerBank, BankEntry, Candidate, LexicalIndex
-from model.qa_fingerprint import pair_fingerprint, pair_key
 from model.qa_encoder import DualEncoder, QAConfig, TextEmbedder
+from model.qa_fingerprint import pair_fingerprint, pair_key
 from model.qa_overlay import Overlay
 from model.tokenizer import Tokenizer, normalize
 

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.services.inference import InferenceService
-from bot.services.snapshot import liked_source
+from bot.services.snapshot import corpus_of, liked_source
 from bot.services.turns import Turns
 from bot.storage.db import Database
 from bot.storage.models import utcnow
-from model.api import QAModel, TextModel, pair_fingerprint
+from model.api import QAModel, TextModel, forget_in_versions, pair_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,14 @@ class Forgotten:
 
 class Privacy:
     def __init__(self, db: Database, turns: Turns, inference: InferenceService,
-                 snapshots_dir: Path | None = None) -> None:
+                 snapshots_dir: Path | None = None, model_dir: Path | None = None,
+                 data_dir: Path | None = None) -> None:
         self.db = db
         self.turns = turns
         self.inference = inference
         self.snapshots_dir = snapshots_dir  # the retrain snapshots (BOT_DATA_DIR/retrain)
+        self.model_dir = model_dir  # the versions, whose shipped qa banks are rewritten
+        self.data_dir = data_dir  # the corpus cache: a corpus pair is nobody's words
         inference.prepare = self.prepare
 
     async def export(self, user_id: int) -> bytes:
@@ -85,20 +88,44 @@ class Privacy:
         of any snapshot on disk. The receipt names the first versions trained without them."""
         async with self.db.unit_of_work() as uow:
             pairs = await uow.privacy.pairs_of(user_id)
-            fingerprints = sorted({(task, f) for task, q, a in pairs
-                                   for f in fingerprints_of(q, a)})
+            corpus = await asyncio.to_thread(self._corpus_fingerprints, {t for t, _, _ in pairs})
+            own = {(task, pair_fingerprint(liked_source(q), a)): fingerprints_of(q, a)
+                   for task, q, a in pairs}
+            own = {key: found - corpus.get(key[0], set()) for key, found in own.items()}
+            own = {key: found for key, found in own.items() if found}
+            fingerprints = sorted({(task, f) for (task, _), found in own.items()
+                                   for f in found})
             counts = await uow.privacy.forget(user_id, fingerprints)
         self.turns.recent.forget(user_id, chat_id=user_id)
         for task in sorted({task for task, _ in fingerprints}):
             await self.apply(task)
+            await self._scrub_versions(task, [f for t, f in fingerprints if t == task])
         if self.snapshots_dir is not None and fingerprints:
             await asyncio.to_thread(scrub_snapshots, self.snapshots_dir,
                                     {f for _, f in fingerprints})
         log.info("user %s forgotten: %s", user_id, counts)
         return Forgotten(counts.get("messages", 0), counts.get("feedback", 0),
                          counts.get("corrections", 0), counts.get("taught_pairs", 0),
-                         len(set(pairs)),
+                         len(own),
                          await self.trained_without(user_id))
+
+    def _corpus_fingerprints(self, tasks: set[str]) -> dict[str, set[str]]:
+        """The pairs of each task's training corpus (either direction): a user who asked a
+        corpus question and liked the corpus answer does not take it out of the banks."""
+        out: dict[str, set[str]] = {}
+        for task in tasks if self.data_dir is not None else ():
+            try:
+                train = corpus_of(task, self.data_dir).corpus_dir / "train.tsv"
+            except Exception:  # a task without a corpus spec
+                continue
+            if not train.is_file():
+                continue
+            found = out.setdefault(task, set())
+            with train.open(encoding="utf-8") as lines:
+                for line in lines:
+                    left, _, right = line.rstrip("\n").partition("\t")
+                    found.update((pair_fingerprint(left, right), pair_fingerprint(right, left)))
+        return out
 
     async def trained_without(self, user_id: int) -> dict[str, str]:
         """Per task, the first version a retrain made from a snapshot taken after the user's
@@ -108,27 +135,46 @@ class Privacy:
             return {} if moment is None else await uow.privacy.first_versions_after(moment)
 
     async def prepare(self, task: str, model: TextModel) -> None:
-        """Remove the forgotten pairs from a model that has loaded, before it serves."""
+        """Remove the forgotten pairs from a model that has loaded, before it serves, and from
+        the files of the task's versions (a new one may come from an older snapshot)."""
         if not isinstance(model, QAModel):
             return
-        async with self.db.unit_of_work(write=False) as uow:
-            fingerprints = await uow.privacy.forgotten_pairs(task)
+        fingerprints = await self._fingerprints(task)
         if fingerprints:
             removed = await asyncio.to_thread(model.forget, fingerprints)
             log.info("%s version %s: %d forgotten pair(s) removed before serving", task,
                      model.version, removed)
+            await self._scrub_versions(task, fingerprints)
 
     async def apply(self, task: str | None = None) -> None:
-        """Remove the forgotten pairs from the serving models (at start-up, after a forget);
-        a model not loaded now gets them removed when it loads (``prepare``)."""
-        tasks = [task] if task is not None else list(self.inference.versions())
-        for name in tasks:
-            if self.inference.state(name) != "ready":
-                continue
+        """Remove the forgotten pairs from the serving models and the versions' files (at
+        start-up, after a forget); a model not loaded now gets them removed when it loads
+        (``prepare``)."""
+        if task is None:
             async with self.db.unit_of_work(write=False) as uow:
-                fingerprints = await uow.privacy.forgotten_pairs(name)
-            if fingerprints:
+                tasks = await uow.privacy.forgotten_tasks()
+        else:
+            tasks = [task]
+        for name in tasks:
+            fingerprints = await self._fingerprints(name)
+            if not fingerprints:
+                continue
+            if self.inference.state(name) == "ready":
                 await self.inference.apply(name, _forget(fingerprints))
+            if task is None:
+                await self._scrub_versions(name, fingerprints)
+
+    async def _fingerprints(self, task: str) -> list[str]:
+        async with self.db.unit_of_work(write=False) as uow:
+            return await uow.privacy.forgotten_pairs(task)
+
+    async def _scrub_versions(self, task: str, fingerprints: list[str]) -> None:
+        if self.model_dir is not None and fingerprints:
+            removed = await asyncio.to_thread(forget_in_versions, self.model_dir, task,
+                                              fingerprints)
+            if removed:
+                log.info("%s: %d forgotten pair(s) removed from the versions' banks", task,
+                         removed)
 
 
 def _forget(fingerprints: list[str]) -> Callable[[TextModel], int]:

@@ -285,7 +285,7 @@ class PrivacyRepository:
         await self.session.execute(sa.delete(Chat).where(Chat.id == user_id))  # private chat
         await self.session.execute(sa.delete(User).where(User.id == user_id))
         insert = sqlite_insert(ForgottenUser).values(user_id=user_id, forgotten_at=utcnow())
-        if any(counts.values()):  # the receipt counts from the last forget that took something
+        if fingerprints:  # the receipt counts from the last forget that took a pair
             await self.session.execute(insert.on_conflict_do_update(
                 index_elements=[ForgottenUser.user_id], set_={"forgotten_at": utcnow()}))
         else:
@@ -306,6 +306,10 @@ class PrivacyRepository:
                    RetrainRun.candidate_version.is_not(None))
             .order_by(RetrainRun.started_at.desc(), RetrainRun.id.desc()))
         return {str(task): str(version) for task, version in rows}  # the earliest wins
+
+    async def forgotten_tasks(self) -> list[str]:
+        return list(await self.session.scalars(
+            sa.select(ForgottenPair.task).distinct().order_by(ForgottenPair.task)))
 
     async def forgotten_pairs(self, task: str) -> list[str]:
         return list(await self.session.scalars(
