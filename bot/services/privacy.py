@@ -88,13 +88,12 @@ class Privacy:
         of any snapshot on disk. The receipt names the first versions trained without them."""
         async with self.db.unit_of_work() as uow:
             pairs = await uow.privacy.pairs_of(user_id)
-            corpus = await asyncio.to_thread(self._corpus_fingerprints, {t for t, _, _ in pairs})
-            own = {(task, pair_fingerprint(liked_source(q), a)): fingerprints_of(q, a)
-                   for task, q, a in pairs}
-            own = {key: found - corpus.get(key[0], set()) for key, found in own.items()}
-            own = {key: found for key, found in own.items() if found}
-            fingerprints = sorted({(task, f) for (task, _), found in own.items()
-                                   for f in found})
+            corpus = await asyncio.to_thread(self._corpus_fingerprints,
+                                             {p[0] for p in pairs})
+            own = {(task, f) for task, q, a, origin in pairs  # a liked question as snapshots
+                   for f in [pair_fingerprint(liked_source(q) if origin == "feedback" else q, a)]
+                   if f not in corpus.get(task, set())}  # write it (its command cut off)
+            fingerprints = sorted(own)
             counts = await uow.privacy.forget(user_id, fingerprints)
         self.turns.recent.forget(user_id, chat_id=user_id)
         for task in sorted({task for task, _ in fingerprints}):
@@ -182,12 +181,6 @@ def _forget(fingerprints: list[str]) -> Callable[[TextModel], int]:
         return model.forget(fingerprints) if isinstance(model, QAModel) else 0
 
     return operation
-
-
-def fingerprints_of(question: str, answer: str) -> set[str]:
-    """The fingerprints of a pair as a snapshot may write it (a liked answer's question has its
-    command cut off)."""
-    return {pair_fingerprint(question, answer), pair_fingerprint(liked_source(question), answer)}
 
 
 def scrub_snapshots(directory: Path, fingerprints: set[str]) -> int:

@@ -3,6 +3,7 @@ privacy (forget / export) and the figures behind /status and /stats. SQL only.""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,8 @@ from bot.storage.records import (
 )
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+QUOTE_MIN_CHARS = 8
+_COMMAND = re.compile(r"^/\w+(@\w+)?\s*")  # "/ask@bot what is x" -> "what is x"
 
 
 def _correction(row: Correction, question: str | None, command: str | None,
@@ -224,8 +227,8 @@ class PrivacyRepository:
         return sa.or_(TaughtPair.correction_id.in_(corrections),
                       sa.and_(TaughtPair.author_id == user_id, TaughtPair.origin != "teach"))
 
-    async def pairs_of(self, user_id: int) -> list[tuple[str, str, str]]:
-        """``(task, question, answer)`` of every pair the user's words or ratings put into the
+    async def pairs_of(self, user_id: int) -> list[tuple[str, str, str, str]]:
+        """``(task, question, answer, origin)`` of every pair the user's words or ratings put into the
         training data or an answer bank: the taught pairs of ``_their_pairs``, and the bot's
         answers rated 👍 that answer the user's message or that the user rated 👍."""
         taught = await self.session.execute(
@@ -240,7 +243,8 @@ class PrivacyRepository:
                    sa.or_(question.user_id == user_id, Feedback.user_id == user_id),
                    question.text.is_not(None), Message.text.is_not(None))
             .group_by(Message.id))
-        return [(str(t), str(q), str(a)) for t, q, a in [*taught, *liked]]
+        return ([(str(t), str(q), str(a), "taught") for t, q, a in taught]
+                + [(str(t), str(q), str(a), "feedback") for t, q, a in liked])
 
     async def forget(self, user_id: int, fingerprints: list[tuple[str, str]]
                      ) -> dict[str, int]:
@@ -255,6 +259,10 @@ class PrivacyRepository:
         ``bot/services/privacy.py``.
         """
         mine = sa.select(Message.id).where(Message.user_id == user_id)
+        written = {str(t) for t in [
+            *await self.session.scalars(sa.select(Message.text).where(Message.user_id == user_id)),
+            *await self.session.scalars(
+                sa.select(Correction.text).where(Correction.user_id == user_id))] if t}
         gone = await self.session.execute(
             sa.delete(TaughtPair).where(self._their_pairs(user_id)))
         counts: dict[str, int] = {"taught_pairs": int(getattr(gone, "rowcount", 0) or 0)}
@@ -267,6 +275,7 @@ class PrivacyRepository:
         ):
             result = await self.session.execute(statement)
             counts[name] = int(getattr(result, "rowcount", 0) or 0)
+        counts["quoted"] = await self._unquote(written)
         if fingerprints:
             await self.session.execute(
                 sqlite_insert(ForgottenPair)
@@ -292,6 +301,24 @@ class PrivacyRepository:
             await self.session.execute(
                 insert.on_conflict_do_nothing(index_elements=[ForgottenUser.user_id]))
         return counts
+
+    async def _unquote(self, written: set[str]) -> int:
+        """Blank the bot's own messages that quote what the user wrote (a /review page, an
+        answer from a pair made of their words); returns how many. A message's text counts
+        in full and as the model saw it (a command cut off); short ones (under
+        ``QUOTE_MIN_CHARS``) are too common to tell a quote from a coincidence."""
+        needles = set()
+        for text in written:
+            needles.update(t.strip() for t in (text, _COMMAND.sub("", text)))
+        blanked = 0
+        for needle in sorted(n for n in needles if len(n) >= QUOTE_MIN_CHARS):
+            result = await self.session.execute(
+                sa.update(Message)
+                .where(Message.direction == "out", Message.text.is_not(None),
+                       sa.func.instr(Message.text, needle) > 0)
+                .values(text=None))
+            blanked += int(getattr(result, "rowcount", 0) or 0)
+        return blanked
 
     async def forgotten_at(self, user_id: int) -> datetime | None:
         return await self.session.scalar(

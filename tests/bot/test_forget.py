@@ -359,7 +359,8 @@ async def _scenario(root: Path, steps: list[tuple[str, str]], retrain_at: str,
                 await press(harness, BOB, answer["message"], "fb:+")
             elif action in ("correct_own", "bob_corrects"):
                 person = ALICE if action == "correct_own" else BOB
-                text = f"{token} is {person.first_name}'s answer"
+                owner = "aliceword" if person is ALICE else "bobword"  # each writes their own
+                text = f"{owner}{next(words)} is {person.first_name}'s answer"
                 await correct(harness, person, answer, text, chat_id=GROUP if group else None)
                 await harness.send(ADMIN, "/review")
                 page = last_sent(harness)
@@ -407,7 +408,7 @@ async def _scenario(root: Path, steps: list[tuple[str, str]], retrain_at: str,
         await app.shutdown()
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_after_a_forget_nothing_the_user_wrote_remains_anywhere(
