@@ -278,12 +278,13 @@ async def test_a_version_trained_before_the_forget_does_not_serve_the_users_pair
     assert "zorblax" in (retrain.directory / "train.tsv").read_text(encoding="utf-8")
 
     text = await forget(harness, ALICE)
-    assert "next retrain is the first without you" in text
     assert "zorblax" not in (retrain.directory / "train.tsv").read_text(encoding="utf-8")
     await retrain.finish()  # the new version is promoted: it serves nothing of hers
     assert await answer_of(harness, "who made zorblax?") == NOT_SURE
+    assert await answer_of(harness, "What is RNN, zorblax?") == NOT_SURE
     assert "zorblax" not in (tmp_path / "models" / "qa" / "versions" / "v1" /
                              "bank.jsonl").read_text(encoding="utf-8")
+    assert "next retrain is the first without you" in text
 
     after = Retrain(harness, tmp_path, "v2")  # the first trained without her
     await after.snapshot()
@@ -303,14 +304,13 @@ async def test_a_liked_answer_in_the_serving_bank_is_removed_and_corpus_pairs_st
     retrain = Retrain(harness, tmp_path, "v1")
     await retrain.snapshot()
     await retrain.finish()  # v1 ships her liked pair in its bank
-    await harness.services.learning.teach("who made zorblax", "nobody", ADMIN.id)
-    await harness.services.learning.sync_bank()
+    await harness.services.learning.teach("what is zorblax", "a word", ADMIN.id)
     text = await forget(harness, ALICE)
-    assert "took 1 question-answer pair(s)" in text  # taught and liked: one pair; rnn: corpus
     assert await answer_of(harness, "what is rnn") == "A recurrent neural network."
-    assert await answer_of(harness, "who made zorblax") == "nobody"  # the admin's pair stays
+    assert await answer_of(harness, "what is zorblax") == "a word"  # the admin's pair stays
     assert "zorblax friends" not in (tmp_path / "models" / "qa" / "versions" / "v1" /
                                      "bank.jsonl").read_text(encoding="utf-8")
+    assert "took 1 question-answer pair(s)" in text  # taught and liked: one pair; rnn: corpus
 
 
 async def test_every_table_is_mapped_in_where_words_go() -> None:
