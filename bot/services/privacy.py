@@ -112,7 +112,9 @@ class Privacy:
         """The pairs of each task's training corpus (either direction): a user who asked a
         corpus question and liked the corpus answer does not take it out of the banks."""
         out: dict[str, set[str]] = {}
-        for task in tasks if self.data_dir is not None else ():
+        if self.data_dir is None:
+            return out
+        for task in tasks:
             try:
                 train = corpus_of(task, self.data_dir).corpus_dir / "train.tsv"
             except Exception:  # a task without a corpus spec

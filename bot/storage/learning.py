@@ -228,9 +228,10 @@ class PrivacyRepository:
                       sa.and_(TaughtPair.author_id == user_id, TaughtPair.origin != "teach"))
 
     async def pairs_of(self, user_id: int) -> list[tuple[str, str, str, str]]:
-        """``(task, question, answer, origin)`` of every pair the user's words or ratings put into the
-        training data or an answer bank: the taught pairs of ``_their_pairs``, and the bot's
-        answers rated 👍 that answer the user's message or that the user rated 👍."""
+        """``(task, question, answer, origin)`` of every pair the user's words or ratings put
+        into the training data or an answer bank: the taught pairs of ``_their_pairs``
+        (origin ``taught``), and the bot's answers rated 👍 that answer the user's message or
+        that the user rated 👍 (origin ``feedback``)."""
         taught = await self.session.execute(
             sa.select(TaughtPair.task, TaughtPair.source, TaughtPair.target)
             .where(self._their_pairs(user_id)))
@@ -307,7 +308,7 @@ class PrivacyRepository:
         answer from a pair made of their words); returns how many. A message's text counts
         in full and as the model saw it (a command cut off); short ones (under
         ``QUOTE_MIN_CHARS``) are too common to tell a quote from a coincidence."""
-        needles = set()
+        needles: set[str] = set()
         for text in written:
             needles.update(t.strip() for t in (text, _COMMAND.sub("", text)))
         blanked = 0

@@ -267,7 +267,7 @@ async def test_forgotten_pairs_leave_a_bank_that_was_not_loaded_at_the_forget(
 
 async def test_a_version_trained_before_the_forget_does_not_serve_the_users_pairs(
         make_harness: HarnessFactory, tmp_path: Path) -> None:
-    harness, models = await start(make_harness, tmp_path)
+    harness, _ = await start(make_harness, tmp_path)
     answer = await ask(harness, ALICE, "who made zorblax?")
     await correct(harness, ALICE, answer, "Alice's zorblax friends.")
     await approve_first(harness)
