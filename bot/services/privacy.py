@@ -86,14 +86,14 @@ class Privacy:
         """Delete the user's rows and record the fingerprints of the pairs made from their
         words in one transaction, then take those pairs out of the serving answer banks and
         of any snapshot on disk. The receipt names the first versions trained without them."""
+        async with self.db.unit_of_work(write=False) as uow:  # the corpus is read outside
+            tasks = {p[0] for p in await uow.privacy.pairs_of(user_id)}  # the write lock
+        corpus = await asyncio.to_thread(self._corpus_fingerprints, tasks)
         async with self.db.unit_of_work() as uow:
             pairs = await uow.privacy.pairs_of(user_id)
-            corpus = await asyncio.to_thread(self._corpus_fingerprints,
-                                             {p[0] for p in pairs})
-            own = {(task, f) for task, q, a, origin in pairs  # a liked question as snapshots
-                   for f in [pair_fingerprint(liked_source(q) if origin == "feedback" else q, a)]
-                   if f not in corpus.get(task, set())}  # write it (its command cut off)
-            fingerprints = sorted(own)
+            own = {(task, _fingerprint(question, answer, origin)) for task, question, answer,
+                   origin in pairs}
+            fingerprints = sorted((t, f) for t, f in own if f not in corpus.get(t, set()))
             counts = await uow.privacy.forget(user_id, fingerprints)
         self.turns.recent.forget(user_id, chat_id=user_id)
         for task in sorted({task for task, _ in fingerprints}):
@@ -105,8 +105,7 @@ class Privacy:
         log.info("user %s forgotten: %s", user_id, counts)
         return Forgotten(counts.get("messages", 0), counts.get("feedback", 0),
                          counts.get("corrections", 0), counts.get("taught_pairs", 0),
-                         len(own),
-                         await self.trained_without(user_id))
+                         len(fingerprints), await self.trained_without(user_id))
 
     def _corpus_fingerprints(self, tasks: set[str]) -> dict[str, set[str]]:
         """The pairs of each task's training corpus (either direction): a user who asked a
@@ -183,6 +182,12 @@ def _forget(fingerprints: list[str]) -> Callable[[TextModel], int]:
         return model.forget(fingerprints) if isinstance(model, QAModel) else 0
 
     return operation
+
+
+def _fingerprint(question: str, answer: str, origin: str) -> str:
+    """A pair's fingerprint as a snapshot writes it: a liked answer's question without its
+    command (``/ask what is x`` -> ``what is x``)."""
+    return pair_fingerprint(liked_source(question) if origin == "feedback" else question, answer)
 
 
 def scrub_snapshots(directory: Path, fingerprints: set[str]) -> int:
