@@ -8,15 +8,22 @@ import contextlib
 import hashlib
 import json
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import numpy as np
-
-from model.evaluate import normalize_answer
-
 BANK = "bank.jsonl"  # a qa version's shipped pairs (model.qa_files writes and reads them)
 BANK_VECTORS = "bank_vectors.npy"
+
+
+_FINAL_PUNCT = ".!?;:,。！？；：，、…\"'”’)]）】」』 "
+
+
+def normalize_answer(text: str) -> str:
+    """Unicode NFKC, case folding, whitespace collapsed and trimmed, final punctuation removed
+    (also how ``model.evaluate`` compares answers)."""
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return text.rstrip(_FINAL_PUNCT).strip()
 
 
 def pair_key(question: str, answer: str) -> tuple[str, str]:
@@ -37,6 +44,8 @@ def forget_in_versions(model_dir: Path, task: str, fingerprints: Iterable[str]) 
     Each file is replaced atomically; a bank and vectors left out of step by a crash in between
     do not match in length, and the loader embeds the bank again (``model.qa_files``).
     """
+    import numpy as np  # here: importing model.api loads no numpy
+
     wanted = set(fingerprints)
     removed = 0
     versions = Path(model_dir) / task / "versions"

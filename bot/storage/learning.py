@@ -3,7 +3,6 @@ privacy (forget / export) and the figures behind /status and /stats. SQL only.""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +34,14 @@ from bot.storage.records import (
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 QUOTE_MIN_CHARS = 8
-_COMMAND = re.compile(r"^/\w+(@\w+)?\s*")  # "/ask@bot what is x" -> "what is x"
+
+
+def _without_command(text: str) -> str:
+    """``/ask@bot what is x`` -> ``what is x``; other text as it is."""
+    if not text.startswith("/"):
+        return text
+    parts = text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _correction(row: Correction, question: str | None, command: str | None,
@@ -310,7 +316,7 @@ class PrivacyRepository:
         ``QUOTE_MIN_CHARS``) are too common to tell a quote from a coincidence."""
         needles: set[str] = set()
         for text in written:
-            needles.update(t.strip() for t in (text, _COMMAND.sub("", text)))
+            needles.update(t.strip() for t in (text, _without_command(text)))
         blanked = 0
         for needle in sorted(n for n in needles if len(n) >= QUOTE_MIN_CHARS):
             result = await self.session.execute(
