@@ -126,8 +126,10 @@ def build_application(
         await register_commands(application)
         await answer_interrupted(application, settings.recovery_window_s)
         await model_admin.start_retraining(application)
-        # pairs taught while the qa model was not loaded reach its bank in the background
+        # pairs taught while the qa model was not loaded reach its bank in the background;
+        # forgotten pairs leave the banks already serving (later loads: InferenceService.prepare)
         _background(services.learning.sync_bank(), "sync-answer-bank")
+        _background(services.privacy.apply(), "forget-pairs")
         log.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: BotApplication) -> None:

@@ -207,10 +207,22 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "button_cancel": {"en": "Cancel", "zh": "取消"},
     "forgotten": {
         "en": "Done. I deleted what I had stored of you (messages: {messages}, ratings: "
-              "{feedback}, corrections: {corrections}), and you will never be part of my "
-              "training data.",
+              "{feedback}, corrections: {corrections}), took {pairs} question-answer pair(s) "
+              "made from your words out of my answers and training data, and you will never "
+              "be part of my training data.",
         "zh": "完成。我删除了保存的你的数据(消息 {messages} 条、评价 {feedback} 个、纠正 "
-              "{corrections} 条),以后的训练数据也不会包含你。",
+              "{corrections} 条),从我的回答和训练数据中移除了由你的话产生的 {pairs} 个问答对,"
+              "以后的训练数据也不会包含你。",
+    },
+    "forget_receipt": {
+        "en": "Receipt: the first model versions trained without you: {versions}.",
+        "zh": "回执:第一批不含你的数据训练出的模型版本:{versions}。",
+    },
+    "forget_receipt_pending": {
+        "en": "Receipt: no model has been retrained since; the next retrain is the first "
+              "without you. Send /forgetme again after it to see its version.",
+        "zh": "回执:此后还没有重新训练过模型;下一次训练将是第一次不含你的数据。"
+              "训练后再发送 /forgetme 可查看该版本。",
     },
     "forget_cancelled": {"en": "Cancelled; nothing was deleted.", "zh": "已取消,什么都没有删除。"},
     "forget_not_yours": {

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from model.prediction import Prediction, QAModel, TextModel
 from model.predictor import load
+from model.qa_fingerprint import forget_in_versions, pair_fingerprint
 from model.registry import Registry, RegistryError
 from model.routing_rules import (
     INTENTS,
@@ -57,11 +58,13 @@ __all__ = [
     "cjk_count",
     "extract_summary_text",
     "extract_translation",
+    "forget_in_versions",
     "has_cjk",
     "is_long",
     "is_question",
     "load",
     "open_registry",
+    "pair_fingerprint",
     "route_by_rules",
     "target_language",
     "task_data",

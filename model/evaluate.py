@@ -21,6 +21,7 @@ import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
 
+from model.qa_fingerprint import normalize_answer
 from model.task_specs import TaskSpec
 
 Pairs = Sequence[tuple[str, str]]
@@ -115,14 +116,7 @@ def evaluate_pairs(
 # -- question answering ------------------------------------------------------------------------
 
 NOT_IN_BANK = "<none>"  # expected answer of a question the bank cannot answer
-_FINAL_PUNCT = ".!?;:,。！？；：，、…\"'”’)]）】」』 "
 _CJK_OR_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
-
-
-def normalize_answer(text: str) -> str:
-    """Unicode NFKC, case folding, whitespace collapsed and trimmed, final punctuation removed."""
-    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    return text.rstrip(_FINAL_PUNCT).strip()
 
 
 def overlap_tokens(text: str) -> set[str]:

@@ -78,3 +78,8 @@ class QAModel(TextModel, Protocol):
     def apply_overlay(self, user_dir: Path | None) -> None:
         """Read the pairs added and removed at run time from ``user_dir`` and apply them."""
         ...
+
+    def forget(self, fingerprints: Sequence[str]) -> int:
+        """Remove the pairs with these ``pair_fingerprint``s (shipped or added) for good, in
+        this version and in any loaded later with the same ``user_dir``; returns how many."""
+        ...

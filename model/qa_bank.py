@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 from model.data.clean import has_cjk
 from model.evaluate import normalize_answer
 from model.qa_encoder import QAConfig, TextEmbedder
+from model.qa_fingerprint import pair_fingerprint
 from model.tokenizer import normalize
 
 
@@ -93,10 +94,6 @@ class _Snapshot:
     answer_lexical: Any = None  # the same for the answers
 
 
-def pair_key(question: str, answer: str) -> tuple[str, str]:
-    return normalize_answer(question), normalize_answer(answer)
-
-
 class AnswerBank:
     """Bank entries with cached vectors; thread-safe add/remove, one-matmul batched search.
 
@@ -151,11 +148,17 @@ class AnswerBank:
         """Drop every entry with this question (and answer, if given); returns the dropped ones."""
         q_key = normalize_answer(question)
         a_key = normalize_answer(answer) if answer is not None else None
+        return self._drop(lambda e: normalize_answer(e.question) == q_key
+                          and (a_key is None or normalize_answer(e.answer) == a_key))
+
+    def remove_fingerprints(self, fingerprints: Set[str]) -> list[BankEntry]:
+        """Drop every entry whose ``pair_fingerprint`` is in ``fingerprints``."""
+        return self._drop(lambda e: pair_fingerprint(e.question, e.answer) in fingerprints)
+
+    def _drop(self, matches: Callable[[BankEntry], bool]) -> list[BankEntry]:
         with self._lock:
             old = self._snapshot
-            drop = [normalize_answer(e.question) == q_key
-                    and (a_key is None or normalize_answer(e.answer) == a_key)
-                    for e in old.entries]
+            drop = [matches(e) for e in old.entries]
             if not any(drop):
                 return []
             keep = np.flatnonzero(~np.asarray(drop))

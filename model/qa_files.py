@@ -10,12 +10,11 @@ import numpy as np
 
 from model.qa_bank import LexicalIndex
 from model.qa_encoder import DualEncoder, QAConfig
+from model.qa_fingerprint import BANK, BANK_VECTORS
 from model.qa_predictor import QAPredictor
 from model.tokenizer import Tokenizer
 
 CONFIG = "config.json"
-BANK = "bank.jsonl"
-BANK_VECTORS = "bank_vectors.npy"
 LEXICAL = "lexical.json"
 
 

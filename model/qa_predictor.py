@@ -20,8 +20,9 @@ import numpy as np
 
 from model.evaluate import normalize_answer
 from model.prediction import Prediction
-from model.qa_bank import AnswerBank, BankEntry, Candidate, LexicalIndex, pair_key
+from model.qa_bank import AnswerBank, BankEntry, Candidate, LexicalIndex
 from model.qa_encoder import DualEncoder, QAConfig, TextEmbedder
+from model.qa_fingerprint import pair_fingerprint, pair_key
 from model.qa_overlay import Overlay
 from model.tokenizer import Tokenizer, normalize
 
@@ -73,7 +74,11 @@ class QAPredictor:
             self._overlay = Overlay.load(self.user_dir)
             for question, answer in self._overlay.removed:
                 self.bank.remove(question, answer)
-            wanted = {pair_key(q, a): (q, a) for q, a in self._overlay.added}
+            forgotten = set(self._overlay.forgotten)
+            if forgotten:
+                self.bank.remove_fingerprints(forgotten)
+            wanted = {pair_key(q, a): (q, a) for q, a in self._overlay.added
+                      if pair_fingerprint(q, a) not in forgotten}
             held = set()
             for entry in self.bank.entries:
                 key = pair_key(entry.question, entry.answer)
@@ -143,6 +148,23 @@ class QAPredictor:
             if any(e.origin == "bank" for e in removed):
                 self._overlay.removed.append((question, answer))
             self._persist()
+        return len(removed)
+
+    def forget(self, fingerprints: Sequence[str]) -> int:
+        """Remove the pairs with these ``pair_fingerprint``s, shipped or added, and keep the
+        fingerprints (not the words) in the overlay so that no version loaded later serves
+        them either; returns how many entries were removed. Idempotent."""
+        wanted = set(fingerprints)
+        if not wanted:
+            return 0
+        removed = self.bank.remove_fingerprints(wanted)
+        with self._overlay_lock:
+            added = [p for p in self._overlay.added if pair_fingerprint(*p) not in wanted]
+            new = sorted(wanted - set(self._overlay.forgotten))
+            if new or len(added) != len(self._overlay.added):
+                self._overlay.added = added
+                self._overlay.forgotten.extend(new)
+                self._persist()
         return len(removed)
 
     def _persist(self) -> None:

@@ -9,6 +9,7 @@ from bot.handlers.feedback import Prompts
 from bot.handlers.keyboards import forget_keyboard, parse_forget
 from bot.handlers.outgoing import respond
 from bot.services.conversation import Reply
+from bot.services.privacy import Forgotten
 from bot.texts import pick_language, say
 
 
@@ -54,6 +55,17 @@ class ForgetButtons:
         forgotten = await context.services.privacy.forget(user.id)
         self.prompts.forget_user(user.id)
         await query.answer()
-        await query.edit_message_text(say(lang, "forgotten", messages=forgotten.messages,
-                                          feedback=forgotten.feedback,
-                                          corrections=forgotten.corrections))
+        await query.edit_message_text(receipt(lang, forgotten))
+
+
+def receipt(lang: str, forgotten: Forgotten) -> str:
+    """What was deleted, and which model versions are the first trained without the user."""
+    lines = [say(lang, "forgotten", messages=forgotten.messages, feedback=forgotten.feedback,
+                 corrections=forgotten.corrections, pairs=forgotten.pairs)]
+    if forgotten.trained_without:
+        versions = ", ".join(f"{task} {version}"
+                             for task, version in sorted(forgotten.trained_without.items()))
+        lines.append(say(lang, "forget_receipt", versions=versions))
+    else:
+        lines.append(say(lang, "forget_receipt_pending"))
+    return "\n".join(lines)

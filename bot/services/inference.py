@@ -147,6 +147,10 @@ class InferenceService:
         self._load_executor = ThreadPoolExecutor(1, thread_name_prefix="model-load")
         self._queues: dict[str, _TaskQueue] = {}
         self._closed = False
+        # awaited with every model that has loaded, before it serves (a first load, a reload,
+        # a promotion, a rollback): the privacy service removes forgotten pairs there; if it
+        # raises, the model does not serve
+        self.prepare: Callable[[str, TextModel], Awaitable[None]] | None = None
 
     # -- public API -------------------------------------------------------------------------
     async def predict(self, task: str, text: str, timeout: float | None = None) -> ModelAnswer:
@@ -234,6 +238,8 @@ class InferenceService:
                 break
             seen = now
             await loop.run_in_executor(self._load_executor, _reapply_overlay, model, overlay_dir)
+        if self.prepare is not None:
+            await self.prepare(task, model)
         if commit is not None:
             await commit()
         old = queue.version
@@ -295,6 +301,8 @@ class InferenceService:
             model = await loop.run_in_executor(
                 self._load_executor, self._load_and_warm_up, queue.task, version
             )
+            if self.prepare is not None:
+                await self.prepare(queue.task, model)
         except TaskUnavailable as exc:
             queue.failed_at, queue.failure = time.monotonic(), str(exc)
             log.info("model %s unavailable: %s", queue.task, exc)

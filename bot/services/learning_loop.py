@@ -143,16 +143,6 @@ class Learning:
             log.info("answer bank: %d taught pair(s) added that it did not hold", added)
         return added
 
-    async def remove_from_bank(self, question: str, answer: str) -> None:
-        def operation(model: TextModel) -> None:
-            if isinstance(model, QAModel):
-                model.remove_pair(question, answer)
-
-        try:
-            await self.inference.apply(QA, operation)
-        except TaskUnavailable:
-            log.warning("answer bank unavailable: a forgotten pair stays in its overlay")
-
     # -- review -----------------------------------------------------------------------------
     async def pending(self, offset: int = 0) -> tuple[CorrectionRecord | None, int]:
         """The ``offset``-th pending correction (wrapping around) and how many are pending."""

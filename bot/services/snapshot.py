@@ -61,6 +61,11 @@ def corpus_of(task: str, data_dir: Path) -> CorpusInfo:
     return CorpusInfo(data.kind, data.corpus_dir, data.swap)
 
 
+def liked_source(question: str) -> str:
+    """The model input of a rated answer's question: ``/ask@bot what is x`` -> ``what is x``."""
+    return _COMMAND.sub("", question)
+
+
 def _clean(text: str) -> str:
     return " ".join(text.split())  # one line, no tabs: a TSV cell
 
@@ -84,7 +89,7 @@ async def take_snapshot(db: Database, task: str, corpus: CorpusInfo, directory: 
         # and chat. Translations and summaries were made from text cut out of the message
         # (after "translate to Chinese:", from a replied-to message...), not from what is stored.
         liked = await repository.liked_answers(task) if corpus.kind in LIKED_KINDS else []
-    liked = [TrainingPair(_COMMAND.sub("", p.source), p.target, p.origin) for p in liked]
+    liked = [TrainingPair(liked_source(p.source), p.target, p.origin) for p in liked]
     return await asyncio.to_thread(_write, task, corpus, directory, taught, liked)
 
 

@@ -15,6 +15,7 @@ from bot.storage.models import (
     Chat,
     Correction,
     Feedback,
+    ForgottenPair,
     ForgottenUser,
     Message,
     PendingPrompt,
@@ -32,6 +33,15 @@ from bot.storage.records import (
 )
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+QUOTE_MIN_CHARS = 8
+
+
+def _without_command(text: str) -> str:
+    """``/ask@bot what is x`` -> ``what is x``; other text as it is."""
+    if not text.startswith("/"):
+        return text
+    parts = text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _correction(row: Correction, question: str | None, command: str | None,
@@ -212,26 +222,57 @@ class PrivacyRepository:
                                            "active", "created_at"]) for p in pairs],
         }
 
-    async def forget(self, user_id: int
-                     ) -> tuple[dict[str, int], list[tuple[str, str, str]]]:
-        """Delete the user's rows and record them as forgotten: counts of what went, and the
-        ``(task, question, answer)`` pairs deleted (to take out of the answer bank too).
+    def _their_pairs(self, user_id: int) -> Any:
+        """The taught pairs made from the user's words: from their corrections, from anyone's
+        correction of an answer to their message (the question is theirs), and those they
+        authored other than by /teach."""
+        mine = sa.select(Message.id).where(Message.user_id == user_id)
+        answers_to_them = sa.select(Message.id).where(Message.in_reply_to_id.in_(mine))
+        corrections = sa.select(Correction.id).where(sa.or_(
+            Correction.user_id == user_id, Correction.message_id.in_(answers_to_them)))
+        return sa.or_(TaughtPair.correction_id.in_(corrections),
+                      sa.and_(TaughtPair.author_id == user_id, TaughtPair.origin != "teach"))
+
+    async def pairs_of(self, user_id: int) -> list[tuple[str, str, str, str]]:
+        """``(task, question, answer, origin)`` of every pair the user's words or ratings put
+        into the training data or an answer bank: the taught pairs of ``_their_pairs``
+        (origin ``taught``), and the bot's answers rated 👍 that answer the user's message or
+        that the user rated 👍 (origin ``feedback``)."""
+        taught = await self.session.execute(
+            sa.select(TaughtPair.task, TaughtPair.source, TaughtPair.target)
+            .where(self._their_pairs(user_id)))
+        question = sa.orm.aliased(Message)
+        liked = await self.session.execute(
+            sa.select(Message.task, question.text, Message.text)
+            .join(Feedback, Feedback.message_id == Message.id)
+            .join(question, question.id == Message.in_reply_to_id)
+            .where(Message.direction == "out", Message.task.is_not(None), Feedback.rating > 0,
+                   sa.or_(question.user_id == user_id, Feedback.user_id == user_id),
+                   question.text.is_not(None), Message.text.is_not(None))
+            .group_by(Message.id))
+        return ([(str(t), str(q), str(a), "taught") for t, q, a in taught]
+                + [(str(t), str(q), str(a), "feedback") for t, q, a in liked])
+
+    async def forget(self, user_id: int, fingerprints: list[tuple[str, str]]
+                     ) -> dict[str, int]:
+        """Delete the user's rows, record the ``(task, fingerprint)`` of the pairs made from
+        their words (``forgotten_pairs``: removed from every answer bank, for good) and the
+        user as forgotten (no training snapshot includes them again); counts of what went.
 
         Their messages go with the bot's replies to them (and the feedback and corrections
-        left on those replies). Pairs made from their corrections (their words) go too. Pairs
+        left on those replies). Pairs made from their words go too (``_their_pairs``). Pairs
         an admin taught with /teach stay as anonymous, deliberate knowledge: only the
-        authorship goes.
+        authorship goes. The full map of where a user's words go is in
+        ``bot/services/privacy.py``.
         """
         mine = sa.select(Message.id).where(Message.user_id == user_id)
-        theirs = sa.select(Correction.id).where(Correction.user_id == user_id)
+        written = {str(t) for t in [
+            *await self.session.scalars(sa.select(Message.text).where(Message.user_id == user_id)),
+            *await self.session.scalars(
+                sa.select(Correction.text).where(Correction.user_id == user_id))] if t}
         gone = await self.session.execute(
-            sa.delete(TaughtPair)
-            .where(sa.or_(TaughtPair.correction_id.in_(theirs),
-                          sa.and_(TaughtPair.author_id == user_id,
-                                  TaughtPair.origin != "teach")))
-            .returning(TaughtPair.task, TaughtPair.source, TaughtPair.target))
-        removed = [(str(t), str(s), str(a)) for t, s, a in gone]
-        counts: dict[str, int] = {"taught_pairs": len(removed)}
+            sa.delete(TaughtPair).where(self._their_pairs(user_id)))
+        counts: dict[str, int] = {"taught_pairs": int(getattr(gone, "rowcount", 0) or 0)}
         for name, statement in (
             ("feedback", sa.delete(Feedback).where(Feedback.user_id == user_id)),
             ("corrections", sa.delete(Correction).where(Correction.user_id == user_id)),
@@ -241,6 +282,15 @@ class PrivacyRepository:
         ):
             result = await self.session.execute(statement)
             counts[name] = int(getattr(result, "rowcount", 0) or 0)
+        counts["quoted"] = await self._unquote(written)
+        if fingerprints:
+            await self.session.execute(
+                sqlite_insert(ForgottenPair)
+                .values([{"task": t, "fingerprint": f, "forgotten_at": utcnow()}
+                         for t, f in sorted(set(fingerprints))])
+                .on_conflict_do_nothing(index_elements=[ForgottenPair.task,
+                                                        ForgottenPair.fingerprint]))
+        counts["fingerprints"] = len(set(fingerprints))
         await self.session.execute(
             sa.update(TaughtPair).where(TaughtPair.author_id == user_id).values(author_id=None))
         await self.session.execute(  # the log of admin commands keeps the act, not the person
@@ -250,10 +300,55 @@ class PrivacyRepository:
             sa.update(AuditEntry).where(AuditEntry.chat_id == user_id).values(chat_id=None))
         await self.session.execute(sa.delete(Chat).where(Chat.id == user_id))  # private chat
         await self.session.execute(sa.delete(User).where(User.id == user_id))
-        await self.session.execute(
-            sqlite_insert(ForgottenUser).values(user_id=user_id, forgotten_at=utcnow())
-            .on_conflict_do_nothing(index_elements=[ForgottenUser.user_id]))
-        return counts, removed
+        insert = sqlite_insert(ForgottenUser).values(user_id=user_id, forgotten_at=utcnow())
+        if fingerprints:  # the receipt counts from the last forget that took a pair
+            await self.session.execute(insert.on_conflict_do_update(
+                index_elements=[ForgottenUser.user_id], set_={"forgotten_at": utcnow()}))
+        else:
+            await self.session.execute(
+                insert.on_conflict_do_nothing(index_elements=[ForgottenUser.user_id]))
+        return counts
+
+    async def _unquote(self, written: set[str]) -> int:
+        """Blank the bot's own messages that quote what the user wrote (a /review page, an
+        answer from a pair made of their words); returns how many. A message's text counts
+        in full and as the model saw it (a command cut off); short ones (under
+        ``QUOTE_MIN_CHARS``) are too common to tell a quote from a coincidence."""
+        needles: set[str] = set()
+        for text in written:
+            needles.update(t.strip() for t in (text, _without_command(text)))
+        blanked = 0
+        for needle in sorted(n for n in needles if len(n) >= QUOTE_MIN_CHARS):
+            result = await self.session.execute(
+                sa.update(Message)
+                .where(Message.direction == "out", Message.text.is_not(None),
+                       sa.func.instr(Message.text, needle) > 0)
+                .values(text=None))
+            blanked += int(getattr(result, "rowcount", 0) or 0)
+        return blanked
+
+    async def forgotten_at(self, user_id: int) -> datetime | None:
+        return await self.session.scalar(
+            sa.select(ForgottenUser.forgotten_at).where(ForgottenUser.user_id == user_id))
+
+    async def first_versions_after(self, moment: datetime) -> dict[str, str]:
+        """Per task, the first version promoted by a retrain that started (and so took its
+        snapshot) after ``moment``."""
+        rows = await self.session.execute(
+            sa.select(RetrainRun.task, RetrainRun.candidate_version)
+            .where(RetrainRun.status == "promoted", RetrainRun.started_at > moment,
+                   RetrainRun.candidate_version.is_not(None))
+            .order_by(RetrainRun.started_at.desc(), RetrainRun.id.desc()))
+        return {str(task): str(version) for task, version in rows}  # the earliest wins
+
+    async def forgotten_tasks(self) -> list[str]:
+        return list(await self.session.scalars(
+            sa.select(ForgottenPair.task).distinct().order_by(ForgottenPair.task)))
+
+    async def forgotten_pairs(self, task: str) -> list[str]:
+        return list(await self.session.scalars(
+            sa.select(ForgottenPair.fingerprint).where(ForgottenPair.task == task)
+            .order_by(ForgottenPair.fingerprint)))
 
 
 class PromptRepository:

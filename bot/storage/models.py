@@ -218,6 +218,19 @@ class ForgottenUser(Base):
     forgotten_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ForgottenPair(Base):
+    """A pair made from a forgotten user's words, by its one-way fingerprint only
+    (``model.api.pair_fingerprint``): removed from every answer bank before it serves, at
+    start-up and after every load, promotion or rollback (a version trained from a snapshot
+    taken before the forget, or an older one rolled back to, still ships it)."""
+
+    __tablename__ = "forgotten_pairs"
+
+    task: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PendingPrompt(Base):
     """A prompt waiting for a user's next text in a chat (bot/handlers/feedback.py), kept so
     that a reply to it after a restart is still taken as the correction or edit."""

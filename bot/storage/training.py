@@ -66,9 +66,16 @@ class TrainingDataRepository:
         self.session = session
 
     async def taught(self, task: str) -> list[TrainingPair]:
-        """Active taught pairs and approved corrections of ``task``, none of forgotten users."""
+        """Active taught pairs and approved corrections of ``task``, none of forgotten users
+        (nor a correction of an answer to one: its question is theirs)."""
         forgotten = sa.select(ForgottenUser.user_id)
-        corrected_by_forgotten = sa.select(Correction.id).where(Correction.user_id.in_(forgotten))
+        question = aliased(Message)
+        answers_to_forgotten = (  # the question of such a correction is a forgotten user's
+            sa.select(Message.id).join(question, question.id == Message.in_reply_to_id)
+            .where(question.user_id.in_(forgotten)))
+        corrected_by_forgotten = sa.select(Correction.id).where(
+            sa.or_(Correction.user_id.in_(forgotten),
+                   Correction.message_id.in_(answers_to_forgotten)))
         rows = await self.session.execute(
             sa.select(TaughtPair.source, TaughtPair.target, TaughtPair.origin)
             .where(TaughtPair.task == task, TaughtPair.active,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import bot.app as app_module
-from model.api import Prediction
+from model.api import Prediction, pair_fingerprint
 from tests.bot.conftest import BotHarness, HarnessFactory
 from tests.bot.fakes import (
     BOT_ID,
@@ -75,6 +75,14 @@ class FakeAnswerBank:
     def remove_pair(self, question: str, answer: str | None = None) -> int:
         with self.lock:
             return 1 if self.pairs.pop(_key(question), None) is not None else 0
+
+    def forget(self, fingerprints: Sequence[str]) -> int:
+        wanted = set(fingerprints)
+        with self.lock:
+            gone = [q for q, a in self.pairs.items() if pair_fingerprint(q, a) in wanted]
+            for question in gone:
+                del self.pairs[question]
+            return len(gone)
 
 
 async def start(make_harness: HarnessFactory) -> tuple[BotHarness, FakeAnswerBank]:

@@ -456,6 +456,9 @@ class OverlayModel(FakeModel):
         (self.user_dir / "pairs.txt").write_text("".join(f"{p}\n" for p in self.pairs))
         return removed
 
+    def forget(self, fingerprints: Sequence[str]) -> int:
+        return 0  # its pairs have no answers: no fingerprint names one
+
 
 async def test_pairs_taught_while_a_new_qa_version_loads_survive_the_swap(
         tmp_path: Path) -> None:

@@ -48,9 +48,10 @@ async def test_pragmas_and_schema(db: Database) -> None:
                    ).scalar()
         tables = set((await connection.execute(
             text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars())
-    assert version == "0003"
+    assert version == "0004"
     assert {"users", "chats", "messages", "feedback", "corrections", "taught_pairs",
-            "audit_log", "retrain_runs", "forgotten_users", "pending_prompts"} <= tables
+            "audit_log", "retrain_runs", "forgotten_users", "pending_prompts",
+            "forgotten_pairs"} <= tables
 
 
 async def test_migrations_match_the_models(db: Database) -> None:

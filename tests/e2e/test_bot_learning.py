@@ -227,6 +227,7 @@ def test_forgetme_leaves_no_row_of_the_user(bot: LiveBot) -> None:
     press(bot, chat, user, confirm, yes)
     done = wait_edited(bot, chat, confirm, "Done.")
     assert "messages: 6" in done
+    assert "Receipt: no model has been retrained since" in done  # the unlearning receipt
     assert _rows_of(bot, user.id) == dict.fromkeys(mine, 0)
     assert bot.process.rows("SELECT user_id FROM forgotten_users WHERE user_id = ?",
                             user.id) == [(user.id,)]

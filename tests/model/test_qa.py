@@ -26,6 +26,7 @@ from model.qa_calibration import choose_threshold, qa_rank_fn
 from model.qa_contrastive import ContrastiveTrainer
 from model.qa_encoder import DualEncoder, QAConfig
 from model.qa_files import load_qa_dir, save_qa
+from model.qa_fingerprint import forget_in_versions, pair_fingerprint
 from model.qa_pairs import PairSampler, noisy_copy, same_answer_pairs
 from model.qa_predictor import QAPredictor
 from model.registry import Registry
@@ -132,6 +133,41 @@ def test_below_threshold_the_prediction_is_not_sure(tiny: QAPredictor) -> None:
     assert row[0].answer == p.text and len(row) >= 2  # the runners-up are ranked too
     [empty] = sure.predict([""])
     assert not empty.sure and empty.confidence == 0.0
+
+
+def test_forgotten_pairs_leave_the_bank_and_every_version_loaded_later(
+    tiny: QAPredictor, tmp_path: Path
+) -> None:
+    """``forget`` drops shipped and added pairs by fingerprint and keeps only fingerprints in
+    the overlay; ``forget_in_versions`` rewrites the banks a model directory ships."""
+    user_dir, version = tmp_path / "user", tmp_path / "models" / "qa" / "versions" / "v1"
+    predictor = QAPredictor(tiny.model, tiny.tokenizer, tiny.config)
+    predictor.set_bank(BANK, lexical=tiny.bank.lexical)
+    predictor.apply_overlay(user_dir)
+    predictor.add_pair("what is the secret of zorblax", "zorblax knows")
+    fingerprints = [pair_fingerprint("What is the secret of zorblax?", "zorblax knows"),
+                    pair_fingerprint("who wrote hamlet", "Shakespeare.")]
+    assert predictor.forget(fingerprints) == 2
+    assert predictor.forget(fingerprints) == 0  # idempotent
+    overlay = (user_dir / "qa_overlay.json").read_text(encoding="utf-8")
+    assert "zorblax" not in overlay and "hamlet" not in overlay
+    later = QAPredictor(tiny.model, tiny.tokenizer, tiny.config)  # a version loaded later
+    later.set_bank(BANK, lexical=tiny.bank.lexical)
+    later.apply_overlay(user_dir)
+    assert len(later.bank) == len(BANK) - 1
+    assert "shakespeare" not in {c.answer for c in later.rank(["who wrote hamlet"], k=20)[0]}
+
+    shipped = QAPredictor(tiny.model, tiny.tokenizer, tiny.config)  # a version's files:
+    shipped.set_bank(BANK, lexical=tiny.bank.lexical)  # rewritten without the pair,
+    version.mkdir(parents=True)  # the vectors in step
+    save_qa(shipped, version)
+    assert forget_in_versions(tmp_path / "models", "qa", fingerprints) == 1
+    assert forget_in_versions(tmp_path / "models", "qa", fingerprints) == 0
+    assert "hamlet" not in (version / "bank.jsonl").read_text(encoding="utf-8")
+    assert np.load(version / "bank_vectors.npy").shape[0] == len(BANK) - 1
+    loaded = load_qa_dir(version)
+    assert len(loaded.bank) == len(BANK) - 1
+    assert loaded.rank(["what colour is the sky"], k=1)[0][0].answer == "blue"
 
 
 def test_save_load_identity(tiny: QAPredictor, tmp_path: Path) -> None:
