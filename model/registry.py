@@ -183,7 +183,7 @@ class Registry:
         """Raise unless ``version`` is one of ``versions(task)``; the error names them."""
         names = [info.version for info in self.versions(task)]
         if version not in names:
-            raise RegistryError(f"{task} has no version {version!r}; its versions: "
+            raise RegistryError(f"{task} has no complete version {version!r}; its versions: "
                                 f"{', '.join(names) or 'none'}")
 
     def current(self, task: str) -> str | None:

@@ -124,7 +124,8 @@ async def test_forged_forget_and_review_buttons_are_refused_without_a_write(
         (ALICE, answer["message"], "rv:a:1:0"),  # review buttons under an answer
         (ADMIN, answer["message"], "rv:a:99999:0"),  # a correction that does not exist
         (ADMIN, answer["message"], "rv:e:1:0"),
-        (ALICE, {k: v for k, v in answer["message"].items() if k != "reply_markup"}, "fb:+"),
+        (ADMIN, {k: v for k, v in answer["message"].items() if k != "reply_markup"},
+         "rv:n:0"),
     ]
     for person, message, data in forged:
         reply = await press(harness, person, message, data)
