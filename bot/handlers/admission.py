@@ -39,14 +39,14 @@ async def enforce_allow_lists(update: Update, context: BotContext) -> None:
 
 async def record_edit(update: Update, context: BotContext) -> None:
     """An edit updates the stored text and is not answered again (see the README); an edit
-    over the user's rate limit is not recorded."""
+    over the user's rate limit is not recorded (and only a private chat is told)."""
     message, user = update.edited_message, update.effective_user
     if message is None or user is None:
         raise ApplicationHandlerStop
     settings = context.services.settings
     decision = await context.services.limiter.check(user.id)
     if not decision.allowed:
-        if decision.warn:
+        if decision.warn and message.chat.type == "private":
             lang = pick_language(None, user.language_code, settings.default_language)
             await message.reply_text(say(lang, "rate_limited", seconds=decision.retry_after_s))
         raise ApplicationHandlerStop
@@ -55,11 +55,11 @@ async def record_edit(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-def on_keyboard(message: object, data: str | None) -> bool | None:
-    """Whether ``data`` is one of the buttons of the message it came with; None when the
-    message's content is not available (Telegram sends only its ids when it is too old)."""
+def on_keyboard(message: object, data: str | None) -> bool:
+    """Whether ``data`` is one of the buttons of the message it came with (False when the
+    message's content is not available: Telegram sends only its ids when it is too old)."""
     if not isinstance(message, Message):  # an InaccessibleMessage
-        return None
+        return False
     markup = message.reply_markup
     if not isinstance(markup, InlineKeyboardMarkup):
         return False
