@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.services.versions import SwitchFailed
 from bot.texts import say
 from model.__main__ import main as model_cli
 from model.registry import Registry, RegistryError
@@ -37,13 +38,13 @@ async def test_presses_and_edits_count_against_the_rate_limit(
     harness = await make_harness(user_rate_limit=3, user_rate_period_s=60)
     sent = harness.chatter.message(ALICE, "first")
     assert await harness.deliver(sent) == ["chat:first"]
-    answer = last_sent_message(harness)
-    rating = await press_raw(harness, ALICE, answer, "fb:+")
+    answer = last_sent(harness)["message"]
+    rating = await press(harness, ALICE, answer, "fb:+")
     assert rating["text"] == say("en", "feedback_thanks")
     await harness.deliver(harness.chatter.message(ALICE, "first, edited",
                                                   edited_of=sent["message"]["message_id"]))
     # three updates: the limit is spent, so the press below is refused, not handled
-    refused = await press_raw(harness, ALICE, answer, "fb:-")
+    refused = await press(harness, ALICE, answer, "fb:-")
     assert refused["text"].startswith("You are sending messages too fast")
     assert await harness.rows("SELECT rating FROM feedback") == [(1,)]
     assert await harness.send(ALICE, "second") == []  # told once already
@@ -54,26 +55,6 @@ async def test_presses_and_edits_count_against_the_rate_limit(
                               "message_id=:m", m=sent["message"]["message_id"]) == [
         ("first, edited",)]
     assert await harness.send(BOB, "hi") == ["chat:hi"]  # others are not affected
-
-
-def last_sent_message(harness: BotHarness) -> dict[str, Any]:
-    return dict([c for c in harness.api.calls if c.method == "sendMessage"][-1].result)
-
-
-_ids = iter(range(50_000, 10**9))
-
-
-async def press_raw(harness: BotHarness, person: Any, message: dict[str, Any], data: str
-                    ) -> dict[str, Any]:
-    """Like ``test_learning.press`` (one answer per query), for any message dict."""
-    query_id = str(next(_ids))
-    await harness.deliver({"update_id": int(query_id), "callback_query": {
-        "id": query_id, "from": person.as_dict(), "chat_instance": "ci", "data": data,
-        "message": message}})
-    answers = [p for p in harness.api.of("answerCallbackQuery")
-               if str(p["callback_query_id"]) == query_id]
-    assert len(answers) == 1, "every callback query is answered exactly once"
-    return answers[0]
 
 
 # -- repeated presses --------------------------------------------------------------------------
@@ -199,8 +180,6 @@ async def test_promote_refuses_names_the_registry_does_not_list(
     assert (models / "chat" / "current").read_text().strip() == "v1"
     assert (await harness.services.inference.predict("chat", "x")).version == "v1"
     # the service refuses them too (for callers other than /promote)
-    from bot.services.versions import SwitchFailed
-
     for name in BAD_NAMES:
         with pytest.raises(SwitchFailed, match="its versions: v1, v2"):
             await harness.services.versions.promote("chat", name)
