@@ -59,13 +59,17 @@ def handlers(prompts: feedback.Prompts | None = None
     """Every handler, by group; groups run in order and at most one handler per group fires.
     ``prompts`` holds the texts a 👎 or an admin's edit waits for."""
     prompts = prompts or feedback.Prompts(on_edit=teaching.apply_edit)
+    presses = admission.PressGate()
     return {
         # -2: allow-lists, before anything is stored
         -2: [TypeHandler(Update, admission.enforce_allow_lists)],
-        # -1: edits are recorded and end there; other messages are stored once, rate-limited
+        # -1: every update is rate-limited; edits are recorded and end there; other messages
+        # are stored once; a button press that repeats the last one or is not on its message
+        # ends there
         -1: [
             MessageHandler(filters.UpdateType.EDITED_MESSAGE, admission.record_edit),
             MessageHandler(filters.UpdateType.MESSAGE, admission.admit),
+            CallbackQueryHandler(presses.admit),
         ],
         # 0: the answer. Commands first, then plain text; the catch-all for non-text is last
         # because it matches everything.

@@ -146,6 +146,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "feedback_gone": {
         "en": "I can no longer find that answer.", "zh": "找不到那条回答了。",
     },
+    "button_invalid": {
+        "en": "This button is not valid here.", "zh": "这个按钮在这里无效。",
+    },
     "correction_prompt": {
         "en": "What should I have said? Reply with the right answer.",
         "zh": "我应该怎么回答?请回复正确的答案。",
@@ -187,6 +190,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "review_rejected": {"en": "Rejected #{id}.", "zh": "已拒绝 #{id}。"},
     "review_decided": {
         "en": "#{id} was already reviewed.", "zh": "#{id} 已经审核过了。",
+    },
+    "review_private_only": {
+        "en": "For the users' privacy, use /review in a private chat with me.",
+        "zh": "为了保护用户隐私,请在与我的私聊中使用 /review。",
+    },
+    "review_missing": {
+        "en": "There is no correction #{id}.", "zh": "没有编号为 #{id} 的纠正。",
     },
     "review_edit_prompt": {
         "en": "Send the answer to approve for #{id} instead of the suggestion.",
@@ -290,6 +300,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "上次重训:#{run} {status},{when}。下次计划:{next}。",
     },
     "promote_usage": {"en": "Usage: /promote TASK VERSION", "zh": "用法:/promote 任务 版本"},
+    "promote_unknown": {
+        "en": "{task} has no version {version!r}. Its versions: {versions}.",
+        "zh": "{task} 没有版本 {version!r}。可用的版本:{versions}。",
+    },
     "rollback_usage": {"en": "Usage: /rollback TASK", "zh": "用法:/rollback 任务"},
     "retrain_usage": {
         "en": "Usage: /retrain [TASK] with TASK one of: {tasks}",

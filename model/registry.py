@@ -88,6 +88,11 @@ def _atomic_write_text(path: Path, text: str) -> None:
     fsync_dir(path.parent)
 
 
+def is_version_name(name: str) -> bool:
+    """A plain directory name under ``versions/``: no path, not hidden (staging)."""
+    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name
+
+
 def new_version_name() -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"v{stamp}-{uuid.uuid4().hex[:6]}"
@@ -152,6 +157,8 @@ class Registry:
 
     # -- reading -----------------------------------------------------------------------------
     def card(self, task: str, version: str) -> dict[str, Any]:
+        if not is_version_name(version):  # "/tmp/x", "../..", ".staging-*": no version's name
+            raise RegistryError(f"{task} has no complete version {version!r}")
         path = self.version_dir(task, version) / CARD
         if not path.is_file():
             raise RegistryError(f"{task} has no complete version {version!r}")
@@ -171,6 +178,13 @@ class Registry:
             found.append(VersionInfo(task, path.name, path, card, path.name == current))
         found.sort(key=lambda info: (str(info.card.get("created_at", "")), info.version))
         return found
+
+    def check_version(self, task: str, version: str) -> None:
+        """Raise unless ``version`` is one of ``versions(task)``; the error names them."""
+        names = [info.version for info in self.versions(task)]
+        if version not in names:
+            raise RegistryError(f"{task} has no complete version {version!r}; its versions: "
+                                f"{', '.join(names) or 'none'}")
 
     def current(self, task: str) -> str | None:
         pointer = self.task_dir(task) / "current"
@@ -195,8 +209,11 @@ class Registry:
 
     # -- switching ---------------------------------------------------------------------------
     def promote(self, task: str, version: str) -> None:
-        """Make ``version`` current (atomic rename of the pointer file), then record it."""
-        self.card(task, version)  # refuses missing / half-written versions
+        """Make ``version`` current (atomic rename of the pointer file), then record it.
+
+        Only a name ``versions`` lists is taken: not a path, not a staging directory, not a
+        version without a card."""
+        self.check_version(task, version)
         history = self.history(task)
         _atomic_write_text(self.task_dir(task) / "current", version + "\n")
         if not history or history[-1] != version:
@@ -248,7 +265,7 @@ class Registry:
 
     def pin(self, task: str, version: str, pinned: bool = True) -> None:
         """Keep ``version`` whatever the retention policy says (or stop keeping it)."""
-        self.card(task, version)
+        self.check_version(task, version)
         names = [name for name in self.pinned(task) if name != version]
         if pinned:
             names.append(version)

@@ -111,7 +111,8 @@ class Prompts:
 
     # -- handlers ---------------------------------------------------------------------------
     async def rate(self, update: Update, context: BotContext) -> None:
-        """A 👍 or 👎: store it (a second press replaces the first); a 👎 asks for the answer."""
+        """A 👍 or 👎: store it (a second press replaces the first); a 👎 asks for the answer,
+        unless the prompt of an earlier 👎 on the same answer still waits."""
         query, user = update.callback_query, update.effective_user
         assert query is not None and user is not None
         rating = parse_rating(query.data)
@@ -128,6 +129,10 @@ class Prompts:
         await query.answer(say(lang, "feedback_thanks"))
         if rating is not None and rating < 0:
             chat = message.chat
+            awaited = self.peek(chat.id, user.id, None)
+            if awaited is not None and (awaited.kind, awaited.target_id) == ("correction",
+                                                                             answer.row_id):
+                return  # the prompt of an earlier 👎 on this answer still waits: no second one
             text = html.escape(say(lang, "correction_prompt"))
             if chat.type != "private":  # selective: the prompt opens for this user only
                 mention = f'<a href="tg://user?id={user.id}">{html.escape(user.first_name)}</a>'

@@ -93,15 +93,41 @@ def replied_text(message: Message) -> str:
     return (replied.text or replied.caption or "").strip()
 
 
+# what a stored update keeps of the message it replies to when that text may not be stored
+_REPLIED_IDS = ("message_id", "date", "chat", "from", "sender_chat")
+
+
+def storable_update(update: Update, bot_id: int, store_unaddressed: bool) -> dict[str, Any]:
+    """The update as stored for answering it after a crash (``raw_update``).
+
+    In a group whose unaddressed messages are not stored (``STORE_GROUP_MESSAGES=false``), the
+    message replied to is such a message unless it is the bot's own: only its ids are kept, and
+    no quote of it or of a message in another chat. A reply-based command answered after a crash
+    then finds no text to work on."""
+    raw: dict[str, Any] = update.to_dict()
+    message = update.message
+    if store_unaddressed or message is None or not is_group(message):
+        return raw
+    body = raw.get("message") or {}
+    if message.reply_to_message is not None and not replies_to_bot(message, bot_id):
+        replied = body["reply_to_message"]
+        body["reply_to_message"] = {k: replied[k] for k in _REPLIED_IDS if k in replied}
+        body.pop("quote", None)
+    body.pop("external_reply", None)
+    return raw
+
+
 def incoming_message(update: Update, username: str, bot_id: int,
-                     commands: Collection[str] | None = None) -> IncomingMessage | None:
-    """What storage needs of an update's message; None for updates without a user message."""
+                     commands: Collection[str] | None = None, *,
+                     store_unaddressed: bool = False) -> IncomingMessage | None:
+    """What storage needs of an update's message; None for updates without a user message.
+    ``store_unaddressed`` is ``STORE_GROUP_MESSAGES`` (see ``storable_update``)."""
     message = update.message
     if message is None or message.from_user is None:
         return None
     user, chat = message.from_user, message.chat
     command = command_of(message)
-    raw: dict[str, Any] = update.to_dict()
+    raw = storable_update(update, bot_id, store_unaddressed)
     return IncomingMessage(
         chat_id=chat.id, chat_type=str(chat.type), chat_title=chat.title,
         message_id=message.message_id, user_id=user.id, username=user.username,

@@ -82,6 +82,11 @@ async def promote(update: Update, context: BotContext) -> str | None:
         await _answer(update, context, say(lang, "promote_usage"))
         return "usage"
     task, version = args[0].lower(), args[1]
+    known = [view.version for view in versions.versions(task)]
+    if version not in known:  # the registry's names only: not a path, "..", a staging folder
+        await _answer(update, context, say(lang, "promote_unknown", task=task, version=version,
+                                           versions=", ".join(known) or "-"))
+        return f"refused: no version {version!r}"[:200]
     try:
         await versions.promote(task, version)
     except SwitchFailed as exc:

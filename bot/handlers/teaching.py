@@ -35,8 +35,12 @@ async def teach(update: Update, context: BotContext) -> str:
 
 @admin_command("review")
 async def review(update: Update, context: BotContext) -> str:
-    """/review: the first pending correction, with Approve / Edit / Reject / Next buttons."""
+    """/review: the first pending correction, with Approve / Edit / Reject / Next buttons.
+    Private chats only: a page shows a user's question, the bot's answer and their correction."""
     turn = context.current_turn
+    if turn.is_group:
+        await respond(update, context, Reply(say(turn.lang, "review_private_only")))
+        return "refused: group chat"
     text, markup = await _page(context, turn.lang, 0)
     await respond(update, context, Reply(text), markup)
     return "shown"
@@ -78,8 +82,14 @@ class ReviewButtons:
         if parsed is None or query.message is None:
             await query.answer()
             return "malformed"
+        if query.message.chat.type != "private":  # a page an older version showed in a group
+            await query.answer(say(lang, "review_private_only"), show_alert=True)
+            return "refused: group chat"
         action, correction_id, position = parsed
         learning = context.services.learning
+        if correction_id is not None and await learning.get(correction_id) is None:
+            await query.answer(say(lang, "review_missing", id=correction_id), show_alert=True)
+            return f"no correction #{correction_id}"
         if action == "e" and correction_id is not None:
             await query.answer()
             chat = query.message.chat

@@ -93,8 +93,8 @@ class ModelVersions:
         """Serve ``version`` of ``task`` and make it current; SwitchFailed if it cannot load."""
         async with self._lock(task):
             registry = self._registry()
-            try:
-                registry.card(task, version)
+            try:  # only a name the registry lists: not a path, "..", or a staging folder
+                registry.check_version(task, version)
             except Exception as exc:  # RegistryError: no such complete version
                 raise SwitchFailed(str(exc)) from exc
 

@@ -308,7 +308,8 @@ async def test_review_edit_and_reject(make_harness: HarnessFactory) -> None:
     edited = harness.api.of("editMessageText")[-1]
     assert edited["text"].startswith("Rejected #")
     edit = [b for row in edited["reply_markup"]["inline_keyboard"] for b in row][1]
-    await press(harness, ADMIN, page["message"], edit["callback_data"])
+    shown = {**page["message"], "reply_markup": edited["reply_markup"]}  # as edited
+    await press(harness, ADMIN, shown, edit["callback_data"])
     assert last_sent(harness)["params"]["reply_markup"]["force_reply"] is True
     replies = await harness.send(ADMIN, "On a small server.")
     assert replies[0].startswith("Approved #")

@@ -47,7 +47,7 @@ async def test_promote_and_rollback_swap_the_serving_model(
     assert (await harness.services.inference.predict("chat", "x")).version == "v2"
     assert (models / "chat" / "current").read_text().strip() == "v2"
     assert await harness.send(ADMIN, "/promote chat v7") == [
-        "chat: not switched (chat has no complete version 'v7'). v2 keeps serving."]
+        "chat has no version 'v7'. Its versions: v1, v2."]
     assert await harness.send(ADMIN, "/promote chat") == ["Usage: /promote TASK VERSION"]
     assert await harness.send(OTHER, "/rollback chat") == [
         "Sorry, only the bot's admins can use this command."]
@@ -57,7 +57,7 @@ async def test_promote_and_rollback_swap_the_serving_model(
     rows = await harness.rows("SELECT action, allowed, outcome FROM audit_log ORDER BY id")
     assert [tuple(r) for r in rows] == [
         ("promote", 1, "promoted chat v2"),
-        ("promote", 1, "refused: chat has no complete version 'v7'"),
+        ("promote", 1, "refused: no version 'v7'"),
         ("promote", 1, "usage"),
         ("rollback", 0, "refused: not an admin"),
         ("rollback", 1, "rolled back chat to v1"),

@@ -114,8 +114,11 @@ async def test_admin_buttons_from_others_are_refused_and_change_nothing(
     harness: BotHarness
 ) -> None:
     before = await snapshot(harness)
-    bot_message = Chatter.bot_message(99, EVE.id, "a correction to review")
     for n, data in enumerate(admin_buttons()):
+        # a message that carries the button (one without it is refused before the gate)
+        bot_message = {**Chatter.bot_message(99 + n, EVE.id, "a correction to review"),
+                       "reply_markup": {"inline_keyboard": [[{"text": "b",
+                                                              "callback_data": data}]]}}
         update = {"update_id": 900_000 + n, "callback_query": {
             "id": str(n), "from": EVE.as_dict(), "chat_instance": "ci", "data": data,
             "message": bot_message}}
