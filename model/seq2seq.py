@@ -130,6 +130,13 @@ def sequence_log_prob(model: Seq2Seq, source: np.ndarray, target: np.ndarray) ->
     return np.asarray((picked * (target != PAD_ID)).sum(axis=1))
 
 
+def _never_emitted(vocab: int) -> tf.Tensor:
+    """(vocab,) additive mask: -1e9 on PAD and BOS, which are inputs, never outputs (a noisy
+    model can give them probability; emitting one would end up as a silent hole in the text)."""
+    return tf.constant(np.where(np.isin(np.arange(vocab), [PAD_ID, BOS_ID]), -1e9, 0.0),
+                       tf.float32)
+
+
 def _length_penalty(length: tf.Tensor, alpha: float) -> tf.Tensor:
     """GNMT length normalisation ((5 + |Y|) / 6) ** alpha."""
     return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
@@ -181,6 +188,7 @@ class CompiledDecoder:
         keys = model.decoder.attention.project_keys(memory)
         limit = self._limit(source)
         positions = tf.range(self.max_len)
+        never = _never_emitted(model.vocab_size)
 
         def cond(t: tf.Tensor, *rest: Any) -> tf.Tensor:
             finished = rest[3]
@@ -190,8 +198,8 @@ class CompiledDecoder:
             log_probs, state = model.decoder.step(
                 model.embedding(token), state, keys, memory, mask, source
             )
-            best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
-            best_lp = tf.reduce_max(log_probs, axis=-1)
+            best = tf.argmax(log_probs + never, axis=-1, output_type=tf.int32)
+            best_lp = tf.gather(log_probs, best, batch_dims=1)
             best = tf.where(finished, PAD_ID, best)
             score += tf.where(finished, 0.0, best_lp)
             length += tf.cast(tf.logical_not(finished), tf.int32)
@@ -258,6 +266,7 @@ class CompiledDecoder:
         first = tf.concat([tf.zeros([1]), tf.fill([k - 1], -1e9)], axis=0)
         scores = tf.reshape(tf.tile(first[None, :], [batch, 1]), [-1])
         eos_row = tf.one_hot(EOS_ID, vocab, on_value=0.0, off_value=-1e9)
+        never = _never_emitted(vocab)
 
         def cond(t: tf.Tensor, *rest: Any) -> tf.Tensor:
             finished = rest[3]
@@ -268,7 +277,7 @@ class CompiledDecoder:
             log_probs, new_state = model.decoder.step(
                 embedded, state, keys, memory, mask, tiled_source
             )
-            search = log_probs
+            search = log_probs + never
             if antilm:
                 lm_log_probs, lm_state = model.decoder.step(
                     embedded, lm_state, null_keys, null_memory, null_mask, null_source
@@ -341,9 +350,9 @@ def eager_greedy(
             model.embedding(token), state, keys, memory, mask, source_t
         )
         lp = log_probs.numpy()
-        best = lp.argmax(-1).astype(np.int32)
+        best = (lp + _never_emitted(model.vocab_size).numpy()).argmax(-1).astype(np.int32)
+        score += np.where(finished, 0.0, lp[np.arange(batch), best])
         best[finished] = PAD_ID
-        score += np.where(finished, 0.0, lp.max(-1))
         length += ~finished
         seqs[:, t] = best
         finished |= best == EOS_ID

@@ -301,9 +301,11 @@ def test_add_missing_adds_only_pairs_the_bank_lacks(tiny: QAPredictor, tmp_path:
 
 
 def test_answer_side_lexical_score_follows_adds_and_removals(tiny: QAPredictor) -> None:
-    # Only the TF-IDF similarity to the stored answer counts: the RNN and question-side terms off.
+    # Only the TF-IDF similarity to the stored answer decides: the question-side term is off and
+    # the RNN's cosine (within [-1, 1], so it moves a score by at most 2) is outweighed 100 to 1,
+    # whatever the tiny model learnt (the 5-seed check found a data order where weight 1 was not).
     config = replace(tiny.config, answer_weight=0.0, lexical_weight=1e-9,
-                     answer_lexical_weight=1.0)
+                     answer_lexical_weight=100.0)
     predictor = QAPredictor(tiny.model, tiny.tokenizer, config)
     predictor.set_bank(BANK, lexical=tiny.bank.lexical)
     query = "the frozen ice cave of the north"  # shares words with the answer "ice" only

@@ -89,11 +89,13 @@ def test_compiled_greedy_equals_eager(reverse_model: tuple[Seq2Seq, float],
 def _exhaustive_best(model: Seq2Seq, source: np.ndarray, depth: int) -> np.ndarray:
     """The highest log-probability of any output of at most ``depth`` tokens, by trying all.
 
-    Every prefix that has not emitted EOS is extended by every token of the vocabulary, one
-    eager decoder step per depth; a hypothesis ends at EOS or at ``depth`` tokens, exactly the
-    outputs ``CompiledDecoder`` can return when its length limit is ``depth``.
+    Every prefix that has not emitted EOS is extended by every token the decoder may emit (all
+    but PAD and BOS), one eager decoder step per depth; a hypothesis ends at EOS or at ``depth``
+    tokens, exactly the outputs ``CompiledDecoder`` can return when its length limit is
+    ``depth``.
     """
     vocab = model.vocab_size
+    outputs = [t for t in range(vocab) if t not in (PAD_ID, BOS_ID)]
     best = np.full(len(source), -np.inf)
     for row in range(len(source)):
         src = tf.constant(source[row : row + 1], tf.int32)
@@ -106,9 +108,9 @@ def _exhaustive_best(model: Seq2Seq, source: np.ndarray, depth: int) -> np.ndarr
             tiled = [tf.repeat(x, n, axis=0) for x in (keys, memory, mask, src)]
             log_probs, state = model.decoder.step(model.embedding(tokens), state, *tiled)
             total = scores[:, None] + log_probs.numpy()  # (n, vocab)
-            ended = total[:, EOS_ID] if step < depth - 1 else total.reshape(-1)
+            ended = total[:, EOS_ID] if step < depth - 1 else total[:, outputs].reshape(-1)
             best[row] = max(best[row], float(ended.max()))
-            live = np.array([t for t in range(vocab) if t != EOS_ID])
+            live = np.array([t for t in range(vocab) if t not in (EOS_ID, PAD_ID, BOS_ID)])
             parents = np.repeat(np.arange(n), len(live))
             scores = total[:, live].reshape(-1)
             tokens = tf.constant(np.tile(live, n), tf.int32)
