@@ -20,7 +20,7 @@ run: $(STAMP)
 
 ## test: the whole test suite (unit tests, real-training tests, CLI tests)
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 ## test-fast: the inner loop (under 2 min): no TensorFlow, no bot or server processes
 test-fast: $(STAMP)
