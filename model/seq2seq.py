@@ -345,12 +345,13 @@ def eager_greedy(
     finished = np.zeros(batch, bool)
     score = np.zeros(batch, np.float32)
     length = np.zeros(batch, np.int32)
+    never = _never_emitted(model.vocab_size).numpy()
     for t in range(min(max_len, int(2.0 * source.shape[1]) + 10)):
         log_probs, state = model.decoder.step(
             model.embedding(token), state, keys, memory, mask, source_t
         )
         lp = log_probs.numpy()
-        best = (lp + _never_emitted(model.vocab_size).numpy()).argmax(-1).astype(np.int32)
+        best = (lp + never).argmax(-1).astype(np.int32)
         score += np.where(finished, 0.0, lp[np.arange(batch), best])
         best[finished] = PAD_ID
         length += ~finished

@@ -14,7 +14,7 @@ from bot.services.insights import Insights
 from bot.services.learning_loop import Learning
 from bot.services.model_loader import predictor_loader
 from bot.services.notices import AdminNotices, Announce
-from bot.services.privacy import Privacy
+from bot.services.privacy import ForgottenPairs, Privacy
 from bot.services.ratelimit import UserRateLimiter
 from bot.services.retention import Retention
 from bot.services.retrain import RetrainService, ScheduleArmer
@@ -64,8 +64,11 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None,
     # a current version that fails to load at start-up gives way to an earlier one (admins told)
     model_loader = FallbackLoader(loader or predictor_loader(model_settings),
                                   model_settings.model_dir, notices.fell_back)
+    # forgotten pairs leave every model before it serves (a first load, a reload, a promotion)
+    forgotten = ForgottenPairs(db, model_settings.model_dir)
     inference = InferenceService(
         model_loader,
+        prepare=forgotten.prepare,
         max_batch=settings.batch_max_size,
         max_wait_ms=settings.batch_max_wait_ms,
         timeout_s=settings.inference_timeout_s,
@@ -93,8 +96,8 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None,
         refusals=UserRateLimiter(1, 3600),
         audit=AuditLog(db),
         learning=learning,
-        privacy=Privacy(db, turns, inference, settings.bot_data_dir / "retrain",
-                        model_settings.model_dir, model_settings.data_dir),
+        privacy=Privacy(db, turns, inference, forgotten, settings.bot_data_dir / "retrain",
+                        model_settings.data_dir),
         insights=Insights(db, inference, retention),
         versions=versions,
         retrain=RetrainService(settings, db, versions, announce, arm),

@@ -137,6 +137,7 @@ class InferenceService:
         timeout_s: float = 30.0,
         threads: int = 2,
         retry_s: float = 300.0,
+        prepare: Callable[[str, TextModel], Awaitable[None]] | None = None,
     ) -> None:
         self._loader = loader
         self.max_batch = max_batch
@@ -148,9 +149,9 @@ class InferenceService:
         self._queues: dict[str, _TaskQueue] = {}
         self._closed = False
         # awaited with every model that has loaded, before it serves (a first load, a reload,
-        # a promotion, a rollback): the privacy service removes forgotten pairs there; if it
-        # raises, the model does not serve
-        self.prepare: Callable[[str, TextModel], Awaitable[None]] | None = None
+        # a promotion, a rollback): ``ForgottenPairs.prepare`` removes forgotten pairs there;
+        # if it raises, the model does not serve
+        self.prepare = prepare
 
     # -- public API -------------------------------------------------------------------------
     async def predict(self, task: str, text: str, timeout: float | None = None) -> ModelAnswer:

@@ -63,17 +63,50 @@ class Forgotten:
     trained_without: dict[str, str] = field(default_factory=dict)  # task -> first version
 
 
+class ForgottenPairs:
+    """The fingerprints of forgotten pairs, applied to a model before it serves and to the files
+    of the versions. Built before the inference service, which awaits ``prepare`` with every
+    model it loads."""
+
+    def __init__(self, db: Database, model_dir: Path | None = None) -> None:
+        self.db = db
+        self.model_dir = model_dir  # the versions, whose shipped qa banks are rewritten
+
+    async def prepare(self, task: str, model: TextModel) -> None:
+        """Remove the forgotten pairs from a model that has loaded, before it serves, and from
+        the files of the task's versions (a new one may come from an older snapshot)."""
+        if not isinstance(model, QAModel):
+            return
+        fingerprints = await self.of_task(task)
+        if fingerprints:
+            removed = await asyncio.to_thread(model.forget, fingerprints)
+            log.info("%s version %s: %d forgotten pair(s) removed before serving", task,
+                     model.version, removed)
+            await self.scrub_versions(task, fingerprints)
+
+    async def of_task(self, task: str) -> list[str]:
+        async with self.db.unit_of_work(write=False) as uow:
+            return await uow.privacy.forgotten_pairs(task)
+
+    async def scrub_versions(self, task: str, fingerprints: list[str]) -> None:
+        if self.model_dir is not None and fingerprints:
+            removed = await asyncio.to_thread(forget_in_versions, self.model_dir, task,
+                                              fingerprints)
+            if removed:
+                log.info("%s: %d forgotten pair(s) removed from the versions' banks", task,
+                         removed)
+
+
 class Privacy:
     def __init__(self, db: Database, turns: Turns, inference: InferenceService,
-                 snapshots_dir: Path | None = None, model_dir: Path | None = None,
+                 forgotten: ForgottenPairs, snapshots_dir: Path | None = None,
                  data_dir: Path | None = None) -> None:
         self.db = db
         self.turns = turns
         self.inference = inference
+        self.forgotten = forgotten  # the same one the inference service prepares models with
         self.snapshots_dir = snapshots_dir  # the retrain snapshots (BOT_DATA_DIR/retrain)
-        self.model_dir = model_dir  # the versions, whose shipped qa banks are rewritten
         self.data_dir = data_dir  # the corpus cache: a corpus pair is nobody's words
-        inference.prepare = self.prepare
 
     async def export(self, user_id: int) -> bytes:
         """Everything stored about the user, as a JSON document."""
@@ -98,7 +131,7 @@ class Privacy:
         self.turns.recent.forget(user_id, chat_id=user_id)
         for task in sorted({task for task, _ in fingerprints}):
             await self.apply(task)
-            await self._scrub_versions(task, [f for t, f in fingerprints if t == task])
+            await self.forgotten.scrub_versions(task, [f for t, f in fingerprints if t == task])
         if self.snapshots_dir is not None and fingerprints:
             await asyncio.to_thread(scrub_snapshots, self.snapshots_dir,
                                     {f for _, f in fingerprints})
@@ -134,47 +167,24 @@ class Privacy:
             moment = await uow.privacy.forgotten_at(user_id)
             return {} if moment is None else await uow.privacy.first_versions_after(moment)
 
-    async def prepare(self, task: str, model: TextModel) -> None:
-        """Remove the forgotten pairs from a model that has loaded, before it serves, and from
-        the files of the task's versions (a new one may come from an older snapshot)."""
-        if not isinstance(model, QAModel):
-            return
-        fingerprints = await self._fingerprints(task)
-        if fingerprints:
-            removed = await asyncio.to_thread(model.forget, fingerprints)
-            log.info("%s version %s: %d forgotten pair(s) removed before serving", task,
-                     model.version, removed)
-            await self._scrub_versions(task, fingerprints)
-
     async def apply(self, task: str | None = None) -> None:
         """Remove the forgotten pairs from the serving models and the versions' files (at
         start-up, after a forget); a model not loaded now gets them removed when it loads
-        (``prepare``)."""
+        (``ForgottenPairs.prepare``)."""
         if task is None:
             async with self.db.unit_of_work(write=False) as uow:
                 tasks = await uow.privacy.forgotten_tasks()
         else:
             tasks = [task]
         for name in tasks:
-            fingerprints = await self._fingerprints(name)
+            fingerprints = await self.forgotten.of_task(name)
             if not fingerprints:
                 continue
             if self.inference.state(name) == "ready":
                 await self.inference.apply(name, _forget(fingerprints))
             if task is None:
-                await self._scrub_versions(name, fingerprints)
+                await self.forgotten.scrub_versions(name, fingerprints)
 
-    async def _fingerprints(self, task: str) -> list[str]:
-        async with self.db.unit_of_work(write=False) as uow:
-            return await uow.privacy.forgotten_pairs(task)
-
-    async def _scrub_versions(self, task: str, fingerprints: list[str]) -> None:
-        if self.model_dir is not None and fingerprints:
-            removed = await asyncio.to_thread(forget_in_versions, self.model_dir, task,
-                                              fingerprints)
-            if removed:
-                log.info("%s: %d forgotten pair(s) removed from the versions' banks", task,
-                         removed)
 
 
 def _forget(fingerprints: list[str]) -> Callable[[TextModel], int]:
