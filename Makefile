@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m bot
 
-## test: the whole test suite (unit tests, real-training tests, CLI tests)
+## test: the whole test suite (unit tests, real-training tests, CLI tests, end-to-end tests), on
+## two pytest-xdist workers that take whole files, longest first (tests/conftest.py)
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=20
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=20
 
 ## test-fast: the inner loop (under 2 min): no TensorFlow, no bot or server processes
 test-fast: $(STAMP)

@@ -198,10 +198,19 @@ class BotProcess:
                 raise AssertionError(f"bot log lacks {missing}:\n{text[-4000:]}")
             time.sleep(0.1)
 
-    def wait_ready(self, tasks: Iterable[str] = SEQ2SEQ_TASKS, timeout: float = 240.0) -> None:
-        """Until post_init is done, the models of ``tasks`` are loaded and the optional ones
-        are loaded or known to be missing."""
-        optional = [(f"loaded {t} version", f"model {t} unavailable") for t in OPTIONAL_TASKS]
+    @property
+    def preloaded(self) -> tuple[str, ...]:
+        """The tasks the bot loads at start (its ``PRELOAD_TASKS``)."""
+        return tuple(t for t in self.env.get("PRELOAD_TASKS", "").split(",") if t)
+
+    def wait_ready(self, tasks: Iterable[str] | None = None, timeout: float = 240.0) -> None:
+        """Until post_init is done, the models of ``tasks`` (default: the preloaded
+        sequence-to-sequence tasks) are loaded and the preloaded optional ones are loaded or
+        known to be missing."""
+        if tasks is None:
+            tasks = [t for t in self.preloaded if t not in OPTIONAL_TASKS]
+        optional = [(f"loaded {t} version", f"model {t} unavailable") for t in OPTIONAL_TASKS
+                    if t in self.preloaded]
         self.wait_for_log([" ready", *(f"loaded {task} version" for task in tasks), *optional],
                           timeout)
 
@@ -295,9 +304,10 @@ class LiveBot:
 
 
 def start_live_bot(botapi: Any, models: Path, workdir: Path, username: str, first_id: int,
-                   ready_tasks: Sequence[str] = SEQ2SEQ_TASKS, **settings: object) -> LiveBot:
+                   ready_tasks: Sequence[str] | None = None, **settings: object) -> LiveBot:
     """The bot as a process on its own emulated bot, once the models of ``ready_tasks`` are
-    loaded."""
+    loaded (default: every preloaded one; ``preload_tasks="chat,qa,intent"`` starts the bot
+    with only these, which is quicker: the others load on first use)."""
     handle = botapi.new_bot(username=username)
     env = bot_environment(handle.token, handle.base_url, workdir, models, **settings)
     process = BotProcess(env, workdir)

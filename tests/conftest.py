@@ -48,8 +48,24 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+# The longest test files (each starts bot processes or trains), longest first. ``make test``
+# runs files on two pytest-xdist workers (``--dist loadfile``), which take files in this order:
+# starting with the longest keeps one worker from finishing the run alone on a long file.
+LONGEST_FIRST = ("e2e/test_bot_restart.py", "e2e/test_bot_retrain.py", "e2e/test_bot_faults.py",
+                 "model/test_train_cli.py", "e2e/test_bot_load.py", "e2e/test_bot_learning.py",
+                 "e2e/test_bot_groups.py", "model/test_seq2seq.py", "e2e/test_bot_private.py",
+                 "model/test_qa.py", "e2e/test_bot_webhook.py")
+
+
+def _rank(item: pytest.Item) -> int:
+    path = Path(str(item.path))
+    relative = path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else ""
+    return LONGEST_FIRST.index(relative) if relative in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     e2e = TESTS / "e2e"
     for item in items:
         if Path(str(item.path)).is_relative_to(e2e):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=_rank)  # stable: tests keep their order within a file

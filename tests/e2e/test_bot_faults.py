@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from botapi_emulator.bot_process import LiveBot, start_live_bot
-from tests.e2e.test_bot_restart import numbers, wait_replies
+from tests.e2e.test_bot_restart import FREE_TEXT, numbers, wait_replies
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,8 @@ def test_killed_under_load_every_message_is_answered(
     offset), so Telegram delivers them again after the restart.
     """
     live = start_live_bot(botapi, bot_models, tmp_path, "rnn_killload_bot", 9000,
-                          tf_intra_threads=1, tf_inter_threads=1)
+                          tf_intra_threads=1, tf_inter_threads=1,
+                          preload_tasks=f"{FREE_TEXT},translate-en-zh")
     warm_user, warm_chat = live.person("Warm")
     assert live.reply_text(warm_chat, warm_user, "hello").strip()
     users = [live.person(f"K{i}") for i in range(8)]

@@ -55,7 +55,8 @@ def test_twenty_concurrent_users_get_their_own_answers(
     """With Telegram's flood limit (30 messages/s) and without it (the bot's own latency)."""
     live = start_live_bot(botapi, bot_models, tmp_path, f"rnn_load{flood_limit}_bot",
                           7000 + flood_limit, inference_threads=1,
-                          telegram_max_messages_per_s=flood_limit)
+                          telegram_max_messages_per_s=flood_limit,
+                          preload_tasks="intent,chat,qa,translate-en-zh")
     warm_user, warm_chat = live.person("Warm")
     timed_exchange(live, warm_chat, warm_user, "hello")  # the first request warms up
     single = [r[0] for r in conversation(live, 99) + conversation(live, 98)]

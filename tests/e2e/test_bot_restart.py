@@ -12,6 +12,11 @@ import pytest
 
 from botapi_emulator.bot_process import EN, LiveBot, start_live_bot
 
+# Each bot loads at start only the models its test uses (the others would load on first use),
+# since these tests start the bot twice and its start-up is most of their time.
+TRANSLATE = "translate-en-zh"  # the chat is in translate mode
+FREE_TEXT = "intent,chat,qa"  # free text is routed by intent, then answered by chat or qa
+
 
 def numbers(i: int) -> str:
     return " ".join(EN[int(d)] for d in str(i))
@@ -34,7 +39,8 @@ def wait_replies(live: LiveBot, chat: Any, sent: list[dict[str, Any]], timeout: 
 
 
 def test_graceful_restart_mid_conversation(botapi: Any, bot_models: Path, tmp_path: Path) -> None:
-    live = start_live_bot(botapi, bot_models, tmp_path, "rnn_restart_bot", 4000)
+    live = start_live_bot(botapi, bot_models, tmp_path, "rnn_restart_bot", 4000,
+                          preload_tasks=TRANSLATE)
     user, chat = live.person("Pat")
     assert live.reply_text(chat, user, "/mode translate") == "Mode set to translate."
     sent = [live.handle.send_text(chat, user, numbers(i)) for i in range(10, 16)]
@@ -52,7 +58,8 @@ def test_graceful_restart_mid_conversation(botapi: Any, bot_models: Path, tmp_pa
 
 
 def test_killed_with_replies_in_flight(botapi: Any, bot_models: Path, tmp_path: Path) -> None:
-    live = start_live_bot(botapi, bot_models, tmp_path, "rnn_kill_bot", 5000)
+    live = start_live_bot(botapi, bot_models, tmp_path, "rnn_kill_bot", 5000,
+                          preload_tasks=FREE_TEXT)
     user, chat = live.person("Quin")
     assert live.reply_text(chat, user, "hello").strip()
     # Telegram stops accepting replies: the bot has accepted the messages, none is answered.
@@ -78,7 +85,7 @@ def test_redelivery_after_restart_is_not_answered_again(
     botapi: Any, bot_models: Path, tmp_path: Path, same_id: bool
 ) -> None:
     live = start_live_bot(botapi, bot_models, tmp_path, f"rnn_redeliver{int(same_id)}_bot",
-                          6000 + 100 * int(same_id))
+                          6000 + 100 * int(same_id), preload_tasks=FREE_TEXT)
     user, chat = live.person("Ray")
     sent, _ = live.exchange(chat, user, "hello")
     live.process.stop()
