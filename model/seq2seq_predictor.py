@@ -18,7 +18,7 @@ from model.prediction import Prediction
 from model.seq2seq import CompiledDecoder, Seq2Seq
 from model.seq2seq_config import ModelConfig
 from model.task_specs import TaskSpec
-from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, normalize
+from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, normalize, utf8_tables
 
 
 class Predictor:
@@ -48,7 +48,7 @@ class Predictor:
         self.jit_compile = jit_compile
         self.decoder = CompiledDecoder(
             model, config.max_target_len, beam_size=max(self.beam_size, 1),
-            jit_compile=jit_compile, **spec.decoding,
+            jit_compile=jit_compile, utf8=utf8_tables(tokenizer.byte_values), **spec.decoding,
         )
         self._lock = threading.Lock()  # one decode at a time per model; TF releases the GIL
 
