@@ -135,6 +135,7 @@ class Route:
     target: str | None = None  # translate: "en" or "zh"
     source: str = "rules"  # rules | model
     confidence: float = 1.0
+    label: str | None = None  # the intent model's own label (also below MIN_CONFIDENCE)
 
 
 def is_long(text: str) -> bool:

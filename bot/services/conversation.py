@@ -17,7 +17,13 @@ from bot.services.inference import (
     ModelAnswer,
     TaskUnavailable,
 )
-from bot.services.routing import Route, Router, translation_task
+from bot.services.routing import (
+    Route,
+    Router,
+    has_cjk,
+    translation_task,
+    unsure_answer_goes_to_chat,
+)
 from bot.storage.records import ChatLine
 from bot.texts import say
 
@@ -52,13 +58,16 @@ class Conversation:
         inference: InferenceService,
         router: Router,
         max_input_chars: int = 1000,
+        teach_hint_in_groups: bool = False,
     ) -> None:
         self.inference = inference
         self.router = router
         self.max_input_chars = max_input_chars
+        # ADMIN_USER_IDS is set: "I don't know" in a group says an admin can /teach it
+        self.teach_hint_in_groups = teach_hint_in_groups
 
     # -- operations -------------------------------------------------------------------------
-    async def free_text(self, text: str, mode: str, lang: str) -> Reply:
+    async def free_text(self, text: str, mode: str, lang: str, in_group: bool = False) -> Reply:
         """Plain text: the chat's mode decides, or the router when the mode is ``auto``."""
         if mode == "auto":
             route = await self.router.route(text)
@@ -69,7 +78,8 @@ class Conversation:
         if route.intent == "summarize":
             return await self.summarize(route.text, lang)
         if route.intent == "qa":
-            return await self.ask(route.text, lang, fall_back_to_chat=(mode == "auto"))
+            return await self.ask(route.text, lang, route=route if mode == "auto" else None,
+                                  in_group=in_group)
         return await self.chat(route.text, lang)
 
     async def translate(self, text: str, target: str | None, lang: str) -> Reply:
@@ -81,9 +91,17 @@ class Conversation:
     async def chat(self, text: str, lang: str) -> Reply:
         return await self._run("chat", text, lang)
 
-    async def ask(self, question: str, lang: str, fall_back_to_chat: bool = False) -> Reply:
-        """Question answering; the chat model answers when QA has no model (or, for free text,
-        when QA is not sure)."""
+    async def ask(self, question: str, lang: str, route: Route | None = None,
+                  in_group: bool = False) -> Reply:
+        """Question answering; the chat model answers when QA has no model.
+
+        ``/ask`` (no ``route``) shows, when QA is not sure, the closest answer it knows, marked
+        as such. Free text routed here (``route``) is answered only from the bank: when QA is
+        not sure, a question gets "I don't know that yet" in the user's language (and, in a
+        group with ADMIN_USER_IDS set, the hint that an admin can /teach it), never a reply the
+        chat model makes up; only what the router was unsure of and is no question goes to the
+        chat model (``unsure_answer_goes_to_chat``).
+        """
         if not await self.inference.available("qa"):
             return await self.chat(question, lang)
         unsure: list[bool] = []
@@ -92,13 +110,18 @@ class Conversation:
             if answer.sure:
                 return answer.text
             unsure.append(True)
+            if route is not None:  # in the question's language: 法国的首都是哪里? -> Chinese
+                hint = in_group and self.teach_hint_in_groups
+                return say("zh" if has_cjk(question) else "en",
+                           "dont_know_teach" if hint else "dont_know")
             closest = (answer.closest_answer or answer.text).strip()
             if closest:
                 return say(lang, "not_sure_closest", answer=closest)
             return say(lang, "not_sure")
 
         reply = await self._run("qa", question, lang, render)
-        if unsure and fall_back_to_chat:
+        if unsure and route is not None and unsure_answer_goes_to_chat(
+                route, question, self.router.min_confidence):
             chat = await self.chat(question, lang)
             if chat.task is not None:  # the chat model answered (it may be missing too)
                 return chat

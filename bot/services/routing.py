@@ -34,7 +34,7 @@ from model.api import (  # the one rule set, shared with the intent model's extr
 )
 
 __all__ = ["Route", "Router", "has_cjk", "is_long", "is_question", "route_by_rules",
-           "translation_task"]
+           "translation_task", "unsure_answer_goes_to_chat"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> 
     if label not in INTENTS:
         return rules
     if answer.confidence < min_confidence:
-        return Route("qa", text.strip(), None, "model", answer.confidence)
+        return Route("qa", text.strip(), None, "model", answer.confidence, label)
     same = rules.intent == label
     payload = answer.text.strip() if labelled else ""
     target = answer.target_lang
@@ -64,7 +64,23 @@ def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> 
         target=str(target) if target else (rules.target if same else None),
         source="model",
         confidence=answer.confidence,
+        label=label,
     )
+
+
+def unsure_answer_goes_to_chat(route: Route, text: str, min_confidence: float) -> bool:
+    """Question answering was not sure of ``text``: may the chat model reply instead?
+
+    Only to chit-chat. The chat model knows no facts, and given a factual question it makes one
+    up ("what is the capital of France?" -> "omaha nebraska"), so a question gets an honest
+    "I don't know that yet". A question is what the router labels ``qa`` at its threshold or
+    above, or any message the rules see as one (a question mark, a question word, 吗/什么/...);
+    what remains went to question answering only because the router was unsure of its label,
+    and chat replies to it.
+    """
+    if route.label == "qa" and route.confidence >= min_confidence:
+        return False
+    return not is_question(text)
 
 
 class Router:
