@@ -89,8 +89,10 @@ class Predictor:
                 length = int(lengths[row])
                 text = self.tokenizer.decode_unmasked(ids[row, :length], originals[row])
                 mean_lp = float(scores[row]) / max(length, 1)
-                results[index] = Prediction(text, math.exp(mean_lp), self.task, self.version,
-                                            sure=bool(text))
+                confidence = math.exp(mean_lp)
+                results[index] = Prediction(
+                    text, confidence, self.task, self.version,
+                    sure=bool(text) and confidence >= self.spec.min_confidence)
         return [r for r in results if r is not None]
 
     def warm_up(self, max_batch: int) -> None:

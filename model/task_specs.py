@@ -32,6 +32,10 @@ class TaskSpec:
     # Extra CompiledDecoder options for beam search (alpha, length_bonus, no_repeat_ngram,
     # antilm_weight, antilm_steps); chosen on the dev set, see the README's chat results.
     decoding: dict[str, Any] = field(default_factory=dict)
+    # Below this confidence (geometric mean of the token probabilities) an output is not
+    # ``sure`` and the bot says in one line that it may be wrong; chosen on dev by
+    # bench/low_confidence.py. 0: always sure (chat).
+    min_confidence: float = 0.0
     description: str = ""
 
 

@@ -93,10 +93,10 @@ class Conversation:
         return await self.chat(route.text, lang)
 
     async def translate(self, text: str, target: str | None, lang: str) -> Reply:
-        return await self._run(translation_task(text, target), text, lang)
+        return await self._run(translation_task(text, target), text, lang, _flag_unsure(lang))
 
     async def summarize(self, text: str, lang: str) -> Reply:
-        return await self._run("summarize", text, lang)
+        return await self._run("summarize", text, lang, _flag_unsure(lang))
 
     async def chat(self, text: str, lang: str) -> Reply:
         return await self._run("chat", text, lang)
@@ -153,6 +153,8 @@ class Conversation:
             summary = answer.text.strip() or chunk[-1].text[:80]
             bullets.append(f"• {names}: {summary}")
         header = say(lang, "digest_header", n=len(lines))
+        if not all(a.sure for a in answers if a.text.strip()):
+            bullets.append(say(lang, "low_confidence"))
         last = answers[-1]
         return Reply("\n".join([header, *bullets]), last.task, last.version,
                      min(a.confidence for a in answers), max(a.model_ms for a in answers),
@@ -186,6 +188,18 @@ class Conversation:
             return Reply(say(lang, "timeout"))
         log.error("model failure on %s: %s", task, exc)
         return Reply(say(lang, "error"))
+
+
+def _flag_unsure(lang: str) -> Callable[[ModelAnswer], str]:
+    """A translation or summary, with one line saying so when the model is not confident of it
+    (below the task's ``min_confidence``, chosen on dev)."""
+
+    def render(answer: ModelAnswer) -> str:
+        if answer.sure or not answer.text.strip():
+            return answer.text
+        return f"{answer.text}\n{say(lang, 'low_confidence')}"
+
+    return render
 
 
 def _as_paragraph(lines: Sequence[ChatLine]) -> str:

@@ -448,3 +448,21 @@ async def test_chit_chat_the_bank_holds_gets_the_bank_answer(make_harness: Harne
     assert await harness.send(ALICE, "nice weather") == ["chat:nice weather"]
     assert await harness.send(ALICE, "/mode chat") != []
     assert await harness.send(ALICE, "how are you") == ["chat:how are you"]  # mode chat: chat
+
+
+async def test_unsure_translation_and_summary_say_so_in_one_line(
+    make_harness: HarnessFactory,
+) -> None:
+    models = FakeModels.default()
+    for task in ("translate-en-zh", "summarize"):
+        unsure = FakeModel(task)
+        unsure.predict = lambda texts, task=task: [  # type: ignore[method-assign]
+            Prediction(f"{task}:{t}", 0.1, task, "v-fake", sure="sure" in t) for t in texts]
+        models.models[task] = unsure
+    harness = await make_harness(models)
+    assert await harness.send(ALICE, "/translate good morning") == [
+        "translate-en-zh:good morning\n(Low confidence: this may be wrong.)"]
+    assert await harness.send(ALICE, "/translate sure thing") == ["translate-en-zh:sure thing"]
+    assert await harness.send(ALICE, "/lang zh") != []
+    assert await harness.send(ALICE, "/summarize a text") == [
+        "summarize:a text\n(把握不大,可能有误。)"]
