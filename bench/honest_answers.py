@@ -143,7 +143,8 @@ def main() -> None:
         print(name, data["n"], {k: {m: data[k][m] for m in
                                     ("right", "fake", "dont_know", "other",
                                      "answered_from_bank_rate")}
-                                for k in ("before", "no_chat_for_questions", "shipped")}, flush=True)
+                                for k in ("before", "no_chat_for_questions", "shipped")},
+              flush=True)
     print("wrote", write_json("honest_answers", result))
 
 
