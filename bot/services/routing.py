@@ -1,7 +1,8 @@
 """Where free text goes: question answering, chat, translation or summarization.
 
 The ``intent`` model decides when it is installed (below its confidence threshold the message
-counts as a question, answered by chat when question answering is not sure). Until it loads
+counts as a question; when question answering is not sure of it, only what is no question goes
+to chat, see ``unsure_answer_goes_to_chat``). Until it loads
 (or when it fails), simple documented rules decide, in this order:
 
 1. An explicit request to translate ("translate to Chinese: ...", "translate: ...",
@@ -44,9 +45,9 @@ def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> 
 
     The intent model's predictions carry ``label`` and ``target_lang`` and put the extracted
     text (what to translate or summarize) in ``text``; a label-only model may instead answer
-    the label as its text. Below ``min_confidence`` the message is treated as a question,
-    which falls back to chat when question answering is not sure (the router's documented
-    low-confidence rule).
+    the label as its text. Below ``min_confidence`` the message is treated as a question (the
+    router's documented low-confidence rule); the model's own label is kept in ``label`` for
+    ``unsure_answer_goes_to_chat``.
     """
     labelled = answer.label is not None
     label = (answer.label if answer.label is not None else answer.text).strip().lower()
