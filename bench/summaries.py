@@ -120,12 +120,15 @@ def sets(split: str, rows: int | None) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+VERSION: str | None = None  # --version: a candidate instead of the current version
+
+
 def predictor_with(decoding: dict[str, Any]) -> Any:
     from model.predictor import load_seq2seq
     from model.seq2seq_predictor import Predictor
     from model.settings import settings_from_env
 
-    base = load_seq2seq("summarize", settings_from_env())
+    base = load_seq2seq("summarize", settings_from_env(), VERSION)
     spec = replace(base.spec, decoding=decoding)
     return Predictor(base.model, base.tokenizer, base.config, spec, base.version, base.card,
                      jit_compile=False)
@@ -205,9 +208,14 @@ def main() -> None:
     parser.add_argument("mode", choices=["choose", "test"])
     parser.add_argument("--rows", type=int, default=None,
                         help="first N rows of the corpus sets (default: all)")
+    parser.add_argument("--version", default=None,
+                        help="a summarize version of the registry (default: the current one)")
     args = parser.parse_args()
+    global VERSION
+    VERSION = args.version
     result = choose(args.rows) if args.mode == "choose" else test(args.rows)
-    path = write_json(f"summaries-{args.mode}", result)
+    suffix = f"-{args.version}" if args.version else ""
+    path = write_json(f"summaries-{args.mode}{suffix}", result)
     print(f"wrote {path}")
 
 
