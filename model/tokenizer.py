@@ -21,10 +21,13 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import re2
 import sentencepiece as spm
+
+if TYPE_CHECKING:  # numpy is imported where it is used: importing model.api loads none of it
+    import numpy as np
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 MAX_PLACEHOLDERS = 8
@@ -93,6 +96,8 @@ class Tokenizer:
         self._proto = model_proto
         self._sp = spm.SentencePieceProcessor(model_proto=model_proto)
         self.control_ids = {tok: self._sp.piece_to_id(tok) for tok in CONTROL_TOKENS}
+        import numpy as np
+
         # id -> the byte a byte-fallback piece stands for (``<0xE6>`` -> 0xE6), -1 otherwise
         self.byte_values = np.full(self.vocab_size, -1, np.int32)
         for i in range(self.vocab_size):
@@ -234,6 +239,8 @@ def utf8_tables(byte_values: np.ndarray) -> dict[str, np.ndarray]:
     and their allowed range: while some are due only continuation bytes in range may follow
     (not EOS, not a word piece); otherwise no continuation byte and no ``never`` byte may.
     """
+    import numpy as np
+
     size = len(byte_values)
     need = np.zeros(size, np.int32)
     low = np.full(size, 0x80, np.int32)
