@@ -18,9 +18,9 @@ Sets: ``tests/fixtures/qa/unanswerable.tsv`` (72 factual questions the bank does
 English, 32 Chinese) and the paraphrase sets ``tests/fixtures/qa/paraphrases-{dev,test}.tsv``
 (rows marked ``<none>`` count as unanswerable). "before" is the decision shipped until now:
 every question question answering was not sure of went to the chat model.
-"no_chat_for_questions": only ``unsure_answer_goes_to_chat``. "shipped": that, and chit-chat
-the router sends to chat is answered from the bank when question answering is sure of it
-(chosen on the dev paraphrases: 31 right of 115 against 22).
+"shipped": ``unsure_answer_goes_to_chat``. "bank_first" (measured, not shipped: the issue
+asks that chit-chat go to chat): also answer what the router sends to chat from the bank when
+question answering is sure of it.
 """
 
 from __future__ import annotations
@@ -70,10 +70,10 @@ def outcomes(rows: list[tuple[str, str]], models: dict[str, Any],
                                             p.sure, p.label, p.target_lang), q, min_confidence)
               for p, q in zip(intents, questions, strict=True)]
     # what each decision sends to the chat model
-    decisions: dict[str, list[str]] = {"before": [], "no_chat_for_questions": [], "shipped": []}
+    decisions: dict[str, list[str]] = {"before": [], "shipped": [], "bank_first": []}
     for route, answer, question in zip(routes, answers, questions, strict=True):
         for name in decisions:
-            if route.intent == "chat" and name == "shipped" and answer.sure:
+            if route.intent == "chat" and name == "bank_first" and answer.sure:
                 decisions[name].append("bank")
             elif route.intent == "chat":
                 decisions[name].append("chat")
@@ -143,7 +143,7 @@ def main() -> None:
         print(name, data["n"], {k: {m: data[k][m] for m in
                                     ("right", "fake", "dont_know", "other",
                                      "answered_from_bank_rate")}
-                                for k in ("before", "no_chat_for_questions", "shipped")},
+                                for k in ("before", "shipped", "bank_first")},
               flush=True)
     print("wrote", write_json("honest_answers", result))
 

@@ -80,16 +80,6 @@ class Conversation:
         if route.intent == "qa":
             return await self.ask(route.text, lang, route=route if mode == "auto" else None,
                                   in_group=in_group)
-        if mode == "auto" and await self.inference.available("qa"):
-            # chit-chat the answer bank holds for sure gets the bank's answer: on the dev
-            # paraphrases 31 of 115 right instead of 22 (bench/honest_answers.py)
-            try:
-                answer = await self.inference.predict("qa", route.text[: self.max_input_chars])
-            except InferenceError as exc:
-                log.warning("qa failed on chit-chat, the chat model replies: %s", exc)
-            else:
-                if answer.sure and answer.text.strip():
-                    return _from_answer(answer.text, answer)
         return await self.chat(route.text, lang)
 
     async def translate(self, text: str, target: str | None, lang: str) -> Reply:

@@ -431,25 +431,6 @@ async def test_database_failure_still_gets_an_error_reply(
     assert "database is locked" in caplog.text
 
 
-async def test_chit_chat_the_bank_holds_gets_the_bank_answer(make_harness: HarnessFactory) -> None:
-    qa = FakeModel("qa")
-    qa.predict = lambda texts: [  # type: ignore[method-assign]
-        Prediction("I'm fine" if "how are you" in t else "", 0.9, "qa", "v-qa",
-                   sure="how are you" in t) for t in texts]
-    models = FakeModels.default()
-    models.models["qa"] = qa
-    models.models["intent"] = _intent("chat", 0.9)
-    harness = await make_harness(models, preload_tasks=["intent"])
-    for _ in range(100):  # the model loads in the background
-        if harness.services.inference.ready("intent"):
-            break
-        await asyncio.sleep(0.02)
-    assert await harness.send(ALICE, "how are you") == ["I'm fine"]
-    assert await harness.send(ALICE, "nice weather") == ["chat:nice weather"]
-    assert await harness.send(ALICE, "/mode chat") != []
-    assert await harness.send(ALICE, "how are you") == ["chat:how are you"]  # mode chat: chat
-
-
 async def test_unsure_translation_and_summary_say_so_in_one_line(
     make_harness: HarnessFactory,
 ) -> None:
