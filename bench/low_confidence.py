@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--translation-dev", type=Path,
                         default=REPO / "data" / "corpora" / "tasks" / "translate-en-zh" /
                         "dev.tsv")
+    parser.add_argument("--tasks", default="translate-en-zh,translate-zh-en,summarize")
     args = parser.parse_args()
     import sacrebleu
 
@@ -88,6 +89,7 @@ def main() -> None:
     if (CORPUS / "dev.tsv").is_file():
         rows = load_set(CORPUS / "dev.tsv", args.rows)
         jobs.append(("summarize", [(r["source"], r["reference"]) for r in rows], "en"))
+    jobs = [job for job in jobs if job[0] in args.tasks.split(",")]
     for task, pairs, lang in jobs:
         predictor = load_seq2seq(task, settings)
         predictions = predictor.predict([s for s, _ in pairs])
@@ -101,7 +103,8 @@ def main() -> None:
         result["tasks"][task] = {"version": predictor.version, "n": len(pairs), **chosen}
         print(task, {k: v for k, v in result["tasks"][task].items() if k != "curve"},
               flush=True)
-    print("wrote", write_json("low_confidence", result))
+    name = "low_confidence" if len(jobs) == 3 else f"low_confidence-{'-'.join(j[0] for j in jobs)}"
+    print("wrote", write_json(name, result))
 
 
 if __name__ == "__main__":
