@@ -276,14 +276,14 @@ def test_beam_options_block_repeats_and_report_true_log_probs(
     reverse_model: tuple[Seq2Seq, float], jit_compile: bool
 ) -> None:
     """On a real (noisy) model: every option on at once, no bigram repeats, and the score is
-    the model's log-probability of the returned sequence, not the search score with its bonus
-    and anti-LM terms. Both hold for any weights."""
+    the model's log-probability of the returned sequence, not the search score with its bonus,
+    anti-LM and coverage terms. Both hold for any weights."""
     model, _ = reverse_model
     rough = _rough_copy(model, noise=0.5)
     source = pad(reverse_data(32, seed=11)[0])
     tuned = CompiledDecoder(rough, max_len=12, beam_size=4, alpha=0.0, jit_compile=jit_compile,
                             length_bonus=2.0, no_repeat_ngram=2, antilm_weight=0.5,
-                            antilm_steps=3)
+                            antilm_steps=3, coverage_penalty=1.0)
     t_ids, t_len, t_score = (t.numpy() for t in tuned.beam(source))
     for row, length in zip(t_ids, t_len, strict=True):
         grams = _ngrams(row[:length], 2)
