@@ -132,6 +132,15 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "I'm not sure. The closest thing I know: {answer}",
         "zh": "我不太确定。我知道的最接近的答案:{answer}",
     },
+    "low_confidence": {
+        "en": "(Low confidence: this may be wrong.)",
+        "zh": "(把握不大,可能有误。)",
+    },
+    "dont_know": {"en": "I don't know that yet.", "zh": "这个我还不知道。"},
+    "dont_know_teach": {
+        "en": "I don't know that yet. An admin can teach me: /teach QUESTION | ANSWER",
+        "zh": "这个我还不知道。管理员可以教我:/teach 问题 | 答案",
+    },
     "empty_answer": {"en": "I have no answer to that.", "zh": "这个我答不上来。"},
     "truncated": {
         "en": "(Your text was long; I read the first {n} characters.)",

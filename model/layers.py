@@ -184,12 +184,27 @@ class AttentionDecoder(layers.Layer):
         source_ids: tf.Tensor,
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """One decoding step: embedded (B, E), state (B, H) -> log-probs (B, V), new state."""
+        log_probs, new_state, _ = self.step_with_attention(
+            embedded, state, keys, memory, memory_mask, source_ids
+        )
+        return log_probs, new_state
+
+    def step_with_attention(
+        self,
+        embedded: tf.Tensor,
+        state: tf.Tensor,
+        keys: tf.Tensor,
+        memory: tf.Tensor,
+        memory_mask: tf.Tensor,
+        source_ids: tf.Tensor,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """``step``, plus the attention weights over the source (B, S) (for coverage)."""
         hidden, new_states = self.rnn.cell(embedded, [state], training=False)
         new_state = new_states[0] if isinstance(new_states, list | tuple) else new_states
-        log_probs, _ = self._distribution(
+        log_probs, weights = self._distribution(
             hidden[:, None, :], embedded[:, None, :], keys, memory, memory_mask, source_ids, False
         )
-        return log_probs[:, 0, :], new_state
+        return log_probs[:, 0, :], new_state, tf.cast(weights[:, 0, :], tf.float32)
 
     def get_config(self) -> dict[str, Any]:
         return {

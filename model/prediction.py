@@ -21,8 +21,9 @@ class Prediction:
     ``text`` is what to show or act on: the translation, summary or chat reply; the qa answer
     (empty when not ``sure``); for intent, the text the request is about (the part to translate
     or summarize, else the message). ``sure``: the model stands by it (qa: the confidence
-    reaches the version's threshold; intent: its ``min_confidence``; other kinds: any non-empty
-    output). ``label``: the intent (qa, chat, translate, summarize), intent only.
+    reaches the version's threshold; intent: its ``min_confidence``; translate, chat and
+    summarize: a non-empty output whose confidence reaches the task's ``min_confidence``).
+    ``label``: the intent (qa, chat, translate, summarize), intent only.
     ``target_lang``: "en" or "zh" for a translate intent. ``closest_answer``: qa's best answer,
     also when it is not sure.
     """

@@ -17,7 +17,7 @@ bot (through ``model.api``); it imports no TensorFlow.
   summarize, the text the request is about (the instruction words removed) and the target
   language (``target_language``: the one named, else the other language of the text).
 * ``MIN_CONFIDENCE``: below it the intent model's label is not followed (the message is treated
-  as a question, answered by chat when question answering is not sure).
+  as a question; ``Route.label`` keeps the model's label).
 
 Every pattern is RE2 (``google-re2``): matching takes time linear in the length of the text,
 whatever the text (Python's backtracking ``re`` took minutes on 4,096 characters of crafted
@@ -135,6 +135,7 @@ class Route:
     target: str | None = None  # translate: "en" or "zh"
     source: str = "rules"  # rules | model
     confidence: float = 1.0
+    label: str | None = None  # the intent model's own label (also below MIN_CONFIDENCE)
 
 
 def is_long(text: str) -> bool:

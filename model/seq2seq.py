@@ -137,6 +137,11 @@ def _never_emitted(vocab: int) -> tf.Tensor:
                        tf.float32)
 
 
+def _utf8_start(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """No continuation byte owed (the range is unused until one is)."""
+    return (tf.zeros([rows], tf.int32), tf.fill([rows], 0x80), tf.fill([rows], 0xBF))
+
+
 def _length_penalty(length: tf.Tensor, alpha: float) -> tf.Tensor:
     """GNMT length normalisation ((5 + |Y|) / 6) ** alpha."""
     return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
@@ -148,6 +153,11 @@ class CompiledDecoder:
     Both take a padded batch of source ids (B, S) and return (ids (B, L), lengths (B,),
     sum of token log-probs (B,)). ``max_len`` bounds the output buffer; each source also gets a
     guard of ``length_ratio * S + 10`` steps so degenerate loops stop early.
+
+    ``utf8`` (``model.tokenizer.utf8_tables`` of the model's tokenizer) constrains both searches
+    to byte-fallback pieces that form whole UTF-8 characters: the probability mass goes to
+    well-formed text instead of being cut away after decoding. ``coverage_penalty`` (beam only)
+    charges re-attending to source positions already covered (See et al. 2017).
     """
 
     def __init__(
@@ -162,6 +172,8 @@ class CompiledDecoder:
         no_repeat_ngram: int = 0,
         antilm_weight: float = 0.0,
         antilm_steps: int = 0,
+        coverage_penalty: float = 0.0,
+        utf8: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.model = model
         self.max_len = int(max_len)
@@ -171,6 +183,10 @@ class CompiledDecoder:
         self.no_repeat_ngram = int(no_repeat_ngram)
         self.antilm_weight = float(antilm_weight)
         self.antilm_steps = int(antilm_steps)
+        self.coverage_penalty = float(coverage_penalty)
+        # ``model.tokenizer.utf8_tables`` of the model's tokenizer: emit only whole characters
+        self.utf8 = ({name: tf.constant(table) for name, table in utf8.items()}
+                     if utf8 is not None else None)
         self.length_ratio = float(length_ratio)
         signature = [tf.TensorSpec([None, None], tf.int32, name="source")]
         self.greedy = tf.function(self._greedy, input_signature=signature, jit_compile=jit_compile)
@@ -180,6 +196,30 @@ class CompiledDecoder:
         length = tf.shape(source)[1]
         guard = tf.cast(self.length_ratio * tf.cast(length, tf.float32), tf.int32) + 10
         return tf.minimum(guard, self.max_len)
+
+    def _utf8_ban(self, due: tf.Tensor, low: tf.Tensor, high: tf.Tensor) -> tf.Tensor:
+        """(rows, vocab) additive mask that keeps byte pieces forming whole UTF-8 characters:
+        while ``due`` continuation bytes are owed (rows with ``due`` > 0) only a continuation
+        byte in [``low``, ``high``] may follow; otherwise no continuation byte and no byte that
+        starts no valid sequence may."""
+        assert self.utf8 is not None
+        byte, cont, never = self.utf8["byte"], self.utf8["cont"], self.utf8["never"]
+        in_range = tf.logical_and(
+            tf.logical_and(byte[None, :] >= low[:, None], byte[None, :] <= high[:, None]),
+            cont[None, :])
+        free = tf.logical_not(tf.logical_or(cont, never))[None, :]
+        allowed = tf.where((due > 0)[:, None], in_range, free)
+        return tf.where(allowed, 0.0, -1e9)
+
+    def _utf8_next(self, due: tf.Tensor, chosen: tf.Tensor
+                   ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The UTF-8 state (continuation bytes owed, range of the next one) after ``chosen``."""
+        assert self.utf8 is not None
+        owed = due > 0
+        new_due = tf.where(owed, due - 1, tf.gather(self.utf8["need"], chosen))
+        low = tf.where(owed, 0x80, tf.gather(self.utf8["low"], chosen))
+        high = tf.where(owed, 0xBF, tf.gather(self.utf8["high"], chosen))
+        return new_due, low, high
 
     def _greedy(self, source: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         model = self.model
@@ -194,18 +234,23 @@ class CompiledDecoder:
             finished = rest[3]
             return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
 
-        def body(t, token, state, seqs, finished, score, length):
+        def body(t, token, state, seqs, finished, score, length, utf8_state):
             log_probs, state = model.decoder.step(
                 model.embedding(token), state, keys, memory, mask, source
             )
-            best = tf.argmax(log_probs + never, axis=-1, output_type=tf.int32)
+            search = log_probs + never
+            if self.utf8 is not None:
+                search += self._utf8_ban(*utf8_state)
+            best = tf.argmax(search, axis=-1, output_type=tf.int32)
+            if self.utf8 is not None:
+                utf8_state = self._utf8_next(utf8_state[0], best)
             best_lp = tf.gather(log_probs, best, batch_dims=1)
             best = tf.where(finished, PAD_ID, best)
             score += tf.where(finished, 0.0, best_lp)
             length += tf.cast(tf.logical_not(finished), tf.int32)
             seqs += tf.cast(tf.equal(positions, t), tf.int32)[None, :] * best[:, None]
             finished = tf.logical_or(finished, tf.equal(best, EOS_ID))
-            return t + 1, best, state, seqs, finished, score, length
+            return t + 1, best, state, seqs, finished, score, length, utf8_state
 
         init = (
             tf.constant(0),
@@ -215,8 +260,9 @@ class CompiledDecoder:
             tf.zeros([batch], tf.bool),
             tf.zeros([batch], tf.float32),
             tf.zeros([batch], tf.int32),
+            _utf8_start(batch),
         )
-        _, _, _, seqs, _, score, length = tf.while_loop(cond, body, init)
+        _, _, _, seqs, _, score, length, _ = tf.while_loop(cond, body, init)
         return seqs, length, score
 
     def _repeat_ban(self, seqs: tf.Tensor, t: tf.Tensor, log_probs: tf.Tensor) -> tf.Tensor:
@@ -272,12 +318,28 @@ class CompiledDecoder:
             finished = rest[3]
             return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
 
-        def body(t, token, state, seqs, finished, scores, length, logp, lm_state):
+        def body(t, token, state, seqs, finished, scores, length, logp, lm_state, utf8_state,
+                 coverage):
             embedded = model.embedding(token)
-            log_probs, new_state = model.decoder.step(
-                embedded, state, keys, memory, mask, tiled_source
-            )
+            if self.coverage_penalty > 0.0:
+                log_probs, new_state, weights = model.decoder.step_with_attention(
+                    embedded, state, keys, memory, mask, tiled_source
+                )
+            else:
+                log_probs, new_state = model.decoder.step(
+                    embedded, state, keys, memory, mask, tiled_source
+                )
             search = log_probs + never
+            if self.utf8 is not None:
+                search += self._utf8_ban(*utf8_state)
+            if self.coverage_penalty > 0.0:
+                # See et al. (2017)'s coverage loss as a search penalty: attending again to
+                # source positions already attended to (sum_i min(a_t,i, c_t,i)) costs
+                # ``coverage_penalty`` nats per unit of overlap, so a hypothesis that re-reads
+                # what it has already summarized ranks lower than one that moves on.
+                overlap = tf.reduce_sum(tf.minimum(weights, coverage), axis=-1)
+                search -= self.coverage_penalty * overlap[:, None]
+                coverage = coverage + weights
             if antilm:
                 lm_log_probs, lm_state = model.decoder.step(
                     embedded, lm_state, null_keys, null_memory, null_mask, null_source
@@ -308,8 +370,12 @@ class CompiledDecoder:
             state = tf.gather(new_state, parent)
             if antilm:
                 lm_state = tf.gather(lm_state, parent)
+            if self.utf8 is not None:
+                utf8_state = self._utf8_next(tf.gather(utf8_state[0], parent), chosen)
+            if self.coverage_penalty > 0.0:
+                coverage = tf.gather(coverage, parent)
             return (t + 1, chosen, state, seqs, finished, tf.reshape(top_scores, [-1]), length,
-                    logp, lm_state)
+                    logp, lm_state, utf8_state, coverage)
 
         init = (
             tf.constant(0),
@@ -321,8 +387,11 @@ class CompiledDecoder:
             tf.zeros([batch * k], tf.int32),
             tf.zeros([batch * k], tf.float32),
             null_state,
+            _utf8_start(batch * k),
+            tf.zeros_like(tf.cast(mask, tf.float32)) if self.coverage_penalty > 0.0
+            else tf.zeros([batch * k, 1]),
         )
-        _, _, _, seqs, _, scores, length, logp, _ = tf.while_loop(cond, body, init)
+        _, _, _, seqs, _, scores, length, logp, _, _, _ = tf.while_loop(cond, body, init)
         # Rank finished beams by the search score (log-prob, anti-LM term and length bonus),
         # length-normalised; report the plain log-probability as the confidence.
         bonus = self.length_bonus * tf.cast(length, tf.float32)

@@ -18,7 +18,7 @@ from model.prediction import Prediction
 from model.seq2seq import CompiledDecoder, Seq2Seq
 from model.seq2seq_config import ModelConfig
 from model.task_specs import TaskSpec
-from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, normalize
+from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, normalize, utf8_tables
 
 
 class Predictor:
@@ -48,7 +48,7 @@ class Predictor:
         self.jit_compile = jit_compile
         self.decoder = CompiledDecoder(
             model, config.max_target_len, beam_size=max(self.beam_size, 1),
-            jit_compile=jit_compile, **spec.decoding,
+            jit_compile=jit_compile, utf8=utf8_tables(tokenizer.byte_values), **spec.decoding,
         )
         self._lock = threading.Lock()  # one decode at a time per model; TF releases the GIL
 
@@ -89,8 +89,10 @@ class Predictor:
                 length = int(lengths[row])
                 text = self.tokenizer.decode_unmasked(ids[row, :length], originals[row])
                 mean_lp = float(scores[row]) / max(length, 1)
-                results[index] = Prediction(text, math.exp(mean_lp), self.task, self.version,
-                                            sure=bool(text))
+                confidence = math.exp(mean_lp)
+                results[index] = Prediction(
+                    text, confidence, self.task, self.version,
+                    sure=bool(text) and confidence >= self.spec.min_confidence)
         return [r for r in results if r is not None]
 
     def warm_up(self, max_batch: int) -> None:

@@ -32,6 +32,10 @@ class TaskSpec:
     # Extra CompiledDecoder options for beam search (alpha, length_bonus, no_repeat_ngram,
     # antilm_weight, antilm_steps); chosen on the dev set, see the README's chat results.
     decoding: dict[str, Any] = field(default_factory=dict)
+    # Below this confidence (geometric mean of the token probabilities) an output is not
+    # ``sure`` and the bot says in one line that it may be wrong; chosen on dev by
+    # bench/low_confidence.py. 0: always sure (chat).
+    min_confidence: float = 0.0
     description: str = ""
 
 
@@ -43,6 +47,8 @@ TASKS: dict[str, TaskSpec] = {
         target_lang="zh",
         kind="translate",
         model=ModelConfig(max_source_len=64, max_target_len=64),
+        # bench/low_confidence.py on 400 dev pairs: below 0.5, 52% of outputs have chrF < 20
+        min_confidence=0.5,
         description="English -> Simplified Chinese (software and documentation text)",
     ),
     "translate-zh-en": TaskSpec(
@@ -52,6 +58,9 @@ TASKS: dict[str, TaskSpec] = {
         target_lang="en",
         kind="translate",
         model=ModelConfig(max_source_len=64, max_target_len=64),
+        # bench/low_confidence.py: the highest threshold where half the flagged are poor; few
+        # zh->en outputs are poor (9%) and confidence barely separates them
+        min_confidence=0.2,
         description="Simplified Chinese -> English (software and documentation text)",
     ),
     "chat": TaskSpec(
@@ -79,7 +88,17 @@ TASKS: dict[str, TaskSpec] = {
         kind="summarize",
         model=ModelConfig(copy=True, max_source_len=128, max_target_len=24),
         vocab_size=6000,
-        description="English one-line summary of a paragraph (pointer-generator copy mechanism)",
+        # Chosen on dev (bench/summaries.py choose; 300 corpus rows, 48 conversations): trigram
+        # blocking removes every repeated trigram at no ROUGE cost (ROUGE-L 40.8 either way);
+        # a coverage penalty (See et al. 2017) of 0.5 / 1 / 2 on top lowered corpus ROUGE-L to
+        # 40.6 / 40.1 / 38.8, so it stays off.
+        decoding={"no_repeat_ngram": 3},
+        # bench/low_confidence.py on 400 dev pairs (v20261203T140640): below 0.3, 4 of the 7
+        # summaries flagged (1.8%) have ROUGE-L < 20; from 0.35 up fewer than half of those
+        # flagged are poor
+        min_confidence=0.3,
+        description="One-line summary of a paragraph, English and Chinese (pointer-generator "
+                    "copy mechanism)",
     ),
     # The qa and intent models: trained by model.qa_train / model.intent_train, which keep their
     # own hyper-parameters (QAConfig, IntentConfig); the seq2seq fields are unused.

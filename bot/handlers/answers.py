@@ -69,5 +69,6 @@ async def free_text(update: Update, context: BotContext) -> None:
         await respond(update, context, Reply(say(turn.lang, "help")))
         return
     async with typing(context, turn.chat_id):
-        reply = await context.services.conversation.free_text(text, turn.mode, turn.lang)
+        reply = await context.services.conversation.free_text(text, turn.mode, turn.lang,
+                                                              in_group=turn.is_group)
     await respond(update, context, reply)

@@ -77,7 +77,8 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None,
     )
     inference.warm_up(settings.preload_tasks)
     conversation = Conversation(inference, Router(inference, settings.intent_min_confidence),
-                                settings.max_input_chars)
+                                settings.max_input_chars,
+                                teach_hint_in_groups=bool(settings.admin_user_ids))
     turns = Turns(db, settings.store_group_messages, settings.default_language,
                   settings.max_input_chars)
     learning = Learning(db, inference)

@@ -17,7 +17,13 @@ from bot.services.inference import (
     ModelAnswer,
     TaskUnavailable,
 )
-from bot.services.routing import Route, Router, translation_task
+from bot.services.routing import (
+    Route,
+    Router,
+    has_cjk,
+    translation_task,
+    unsure_answer_goes_to_chat,
+)
 from bot.storage.records import ChatLine
 from bot.texts import say
 
@@ -52,13 +58,16 @@ class Conversation:
         inference: InferenceService,
         router: Router,
         max_input_chars: int = 1000,
+        teach_hint_in_groups: bool = False,
     ) -> None:
         self.inference = inference
         self.router = router
         self.max_input_chars = max_input_chars
+        # ADMIN_USER_IDS is set: "I don't know" in a group says an admin can /teach it
+        self.teach_hint_in_groups = teach_hint_in_groups
 
     # -- operations -------------------------------------------------------------------------
-    async def free_text(self, text: str, mode: str, lang: str) -> Reply:
+    async def free_text(self, text: str, mode: str, lang: str, in_group: bool = False) -> Reply:
         """Plain text: the chat's mode decides, or the router when the mode is ``auto``."""
         if mode == "auto":
             route = await self.router.route(text)
@@ -69,21 +78,30 @@ class Conversation:
         if route.intent == "summarize":
             return await self.summarize(route.text, lang)
         if route.intent == "qa":
-            return await self.ask(route.text, lang, fall_back_to_chat=(mode == "auto"))
+            return await self.ask(route.text, lang, route=route if mode == "auto" else None,
+                                  in_group=in_group)
         return await self.chat(route.text, lang)
 
     async def translate(self, text: str, target: str | None, lang: str) -> Reply:
-        return await self._run(translation_task(text, target), text, lang)
+        return await self._run(translation_task(text, target), text, lang, _flag_unsure(lang))
 
     async def summarize(self, text: str, lang: str) -> Reply:
-        return await self._run("summarize", text, lang)
+        return await self._run("summarize", text, lang, _flag_unsure(lang))
 
     async def chat(self, text: str, lang: str) -> Reply:
         return await self._run("chat", text, lang)
 
-    async def ask(self, question: str, lang: str, fall_back_to_chat: bool = False) -> Reply:
-        """Question answering; the chat model answers when QA has no model (or, for free text,
-        when QA is not sure)."""
+    async def ask(self, question: str, lang: str, route: Route | None = None,
+                  in_group: bool = False) -> Reply:
+        """Question answering; the chat model answers when QA has no model.
+
+        ``/ask`` (no ``route``) shows, when QA is not sure, the closest answer it knows, marked
+        as such. Free text routed here (``route``) is answered only from the bank: when QA is
+        not sure, a question gets "I don't know that yet" in the user's language (and, in a
+        group with ADMIN_USER_IDS set, the hint that an admin can /teach it), never a reply the
+        chat model makes up; only what the router was unsure of and is no question goes to the
+        chat model (``unsure_answer_goes_to_chat``).
+        """
         if not await self.inference.available("qa"):
             return await self.chat(question, lang)
         unsure: list[bool] = []
@@ -92,13 +110,18 @@ class Conversation:
             if answer.sure:
                 return answer.text
             unsure.append(True)
+            if route is not None:  # in the question's language: 法国的首都是哪里? -> Chinese
+                hint = in_group and self.teach_hint_in_groups
+                return say("zh" if has_cjk(question) else "en",
+                           "dont_know_teach" if hint else "dont_know")
             closest = (answer.closest_answer or answer.text).strip()
             if closest:
                 return say(lang, "not_sure_closest", answer=closest)
             return say(lang, "not_sure")
 
         reply = await self._run("qa", question, lang, render)
-        if unsure and fall_back_to_chat:
+        if unsure and route is not None and unsure_answer_goes_to_chat(
+                route, question, self.router.min_confidence):
             chat = await self.chat(question, lang)
             if chat.task is not None:  # the chat model answered (it may be missing too)
                 return chat
@@ -120,6 +143,8 @@ class Conversation:
             summary = answer.text.strip() or chunk[-1].text[:80]
             bullets.append(f"• {names}: {summary}")
         header = say(lang, "digest_header", n=len(lines))
+        if not all(a.sure for a in answers if a.text.strip()):
+            bullets.append(say(lang, "low_confidence"))
         last = answers[-1]
         return Reply("\n".join([header, *bullets]), last.task, last.version,
                      min(a.confidence for a in answers), max(a.model_ms for a in answers),
@@ -153,6 +178,18 @@ class Conversation:
             return Reply(say(lang, "timeout"))
         log.error("model failure on %s: %s", task, exc)
         return Reply(say(lang, "error"))
+
+
+def _flag_unsure(lang: str) -> Callable[[ModelAnswer], str]:
+    """A translation or summary, with one line saying so when the model is not confident of it
+    (below the task's ``min_confidence``, chosen on dev)."""
+
+    def render(answer: ModelAnswer) -> str:
+        if answer.sure or not answer.text.strip():
+            return answer.text
+        return f"{answer.text}\n{say(lang, 'low_confidence')}"
+
+    return render
 
 
 def _as_paragraph(lines: Sequence[ChatLine]) -> str:

@@ -1,7 +1,8 @@
 """Where free text goes: question answering, chat, translation or summarization.
 
 The ``intent`` model decides when it is installed (below its confidence threshold the message
-counts as a question, answered by chat when question answering is not sure). Until it loads
+counts as a question; when question answering is not sure of it, only what is no question goes
+to chat, see ``unsure_answer_goes_to_chat``). Until it loads
 (or when it fails), simple documented rules decide, in this order:
 
 1. An explicit request to translate ("translate to Chinese: ...", "translate: ...",
@@ -34,7 +35,7 @@ from model.api import (  # the one rule set, shared with the intent model's extr
 )
 
 __all__ = ["Route", "Router", "has_cjk", "is_long", "is_question", "route_by_rules",
-           "translation_task"]
+           "translation_task", "unsure_answer_goes_to_chat"]
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,9 @@ def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> 
 
     The intent model's predictions carry ``label`` and ``target_lang`` and put the extracted
     text (what to translate or summarize) in ``text``; a label-only model may instead answer
-    the label as its text. Below ``min_confidence`` the message is treated as a question,
-    which falls back to chat when question answering is not sure (the router's documented
-    low-confidence rule).
+    the label as its text. Below ``min_confidence`` the message is treated as a question (the
+    router's documented low-confidence rule); the model's own label is kept in ``label`` for
+    ``unsure_answer_goes_to_chat``.
     """
     labelled = answer.label is not None
     label = (answer.label if answer.label is not None else answer.text).strip().lower()
@@ -54,7 +55,7 @@ def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> 
     if label not in INTENTS:
         return rules
     if answer.confidence < min_confidence:
-        return Route("qa", text.strip(), None, "model", answer.confidence)
+        return Route("qa", text.strip(), None, "model", answer.confidence, label)
     same = rules.intent == label
     payload = answer.text.strip() if labelled else ""
     target = answer.target_lang
@@ -64,7 +65,23 @@ def _route_from_model(answer: ModelAnswer, text: str, min_confidence: float) -> 
         target=str(target) if target else (rules.target if same else None),
         source="model",
         confidence=answer.confidence,
+        label=label,
     )
+
+
+def unsure_answer_goes_to_chat(route: Route, text: str, min_confidence: float) -> bool:
+    """Question answering was not sure of ``text``: may the chat model reply instead?
+
+    Only to chit-chat. The chat model knows no facts, and given a factual question it makes one
+    up ("what is the capital of France?" -> "omaha nebraska"), so a question gets an honest
+    "I don't know that yet". A question is what the router labels ``qa`` at its threshold or
+    above, or any message the rules see as one (a question mark, a question word, 吗/什么/...);
+    what remains went to question answering only because the router was unsure of its label,
+    and chat replies to it.
+    """
+    if route.label == "qa" and route.confidence >= min_confidence:
+        return False
+    return not is_question(text)
 
 
 class Router:

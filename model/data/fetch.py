@@ -106,7 +106,7 @@ class PrivateApt:
             f'Dir::Cache "{self.root / "cache"}/";',
             'Dir::Cache::pkgcache "";',
             'Dir::Cache::srcpkgcache "";',
-            'Acquire::Languages { "en"; };',
+            'Acquire::Languages { "en"; "zh_CN"; };',
             'Acquire::GzipIndexes "true";',
             'Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";',
             'Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";',
@@ -127,7 +127,7 @@ class PrivateApt:
 
     def update(self, force: bool = False) -> None:
         """``apt-get update`` into the private lists (once per process unless forced)."""
-        if self.updated or (self.has_lists() and not force):
+        if not force and (self.updated or self.has_lists()):
             self.write_config()
             self.updated = True
             return
@@ -141,12 +141,18 @@ class PrivateApt:
         match = re.search(r"Candidate:\s*(\S+)", out)
         return match.group(1) if match and match.group(1) != "(none)" else None
 
-    def translation_files(self, out_dir: Path) -> list[Artifact]:
-        """Decompress every fetched ``Translation-en`` index into ``out_dir`` (cached)."""
+    def has_translation(self, language: str = "en") -> bool:
+        """True when the lists hold a ``Translation-<language>`` index."""
+        return self.lists.is_dir() and any(self.lists.glob(_index_glob(language)))
+
+    def translation_files(self, out_dir: Path, language: str = "en") -> list[Artifact]:
+        """Decompress every fetched ``Translation-<language>`` index (``en``, ``zh_CN``) into
+        ``out_dir`` (cached)."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        found = sorted(self.lists.glob("*_i18n_Translation-en*"), key=_suite_order)
+        found = sorted(self.lists.glob(_index_glob(language)), key=_suite_order)
         if not found:
-            raise FetchError("no Translation-en index was fetched (is Acquire::Languages off?)")
+            raise FetchError(f"no Translation-{language} index was fetched "
+                             "(is Acquire::Languages off?)")
         artifacts = []
         for index in found:
             name = re.sub(r"\.(lz4|gz|xz|bz2|zst)$", "", index.name)
@@ -166,6 +172,12 @@ class PrivateApt:
                 )
             )
         return artifacts
+
+
+def _index_glob(language: str) -> str:
+    """The lists' file names of a ``Translation-<language>`` index (APT writes ``_`` in the
+    language as ``%5f``: ``..._i18n_Translation-zh%5fCN.lz4``)."""
+    return f"*_i18n_Translation-{language.replace('_', '%5f')}*"
 
 
 def _suite_order(path: Path) -> tuple[int, str]:

@@ -52,16 +52,20 @@ class SourceSpec:
     debs: tuple[tuple[str, str], ...] = ()  # (package, pinned version)
     wheels: tuple[tuple[str, str], ...] = ()  # (distribution, pinned version)
     translation_index: bool = False
+    translation_language: str = "en"  # which Translation-<language> index (en, zh_CN)
     description: str = ""
 
     def recipe(self) -> dict[str, object]:
         """Everything that determines the output (for cache invalidation)."""
-        return {
+        recipe: dict[str, object] = {
             "extractor": EXTRACTOR_VERSION,
             "debs": list(self.debs),
             "wheels": list(self.wheels),
             "translation_index": self.translation_index,
         }
+        if self.translation_language != "en":
+            recipe["translation_language"] = self.translation_language
+        return recipe
 
 
 # --- pinned inputs (Debian 12 "bookworm"; PyPI) ------------------------------------------------
@@ -236,6 +240,10 @@ def _extract_descriptions(f: Fetched) -> list[Row]:
     return summarize.read_translation_files(f.indexes)
 
 
+def _extract_descriptions_zh(f: Fetched) -> list[Row]:
+    return summarize.read_translation_files(f.indexes, chinese=True)
+
+
 # Top-level packages whose docstrings are used: the project's runtime stack (not dev tools,
 # which differ between machines). Missing ones are skipped; versions go into the manifest.
 DOCSTRING_PACKAGES = (
@@ -362,6 +370,15 @@ SOURCES: tuple[SourceSpec, ...] = (
         description="Debian long description -> synopsis (Translation-en)",
     ),
     SourceSpec(
+        "debian-descriptions-zh",
+        "summarize",
+        "DFSG-free (Debian Description Translation Project; per-package licences)",
+        _extract_descriptions_zh,
+        translation_index=True,
+        translation_language="zh_CN",
+        description="Chinese long description -> Chinese synopsis (Translation-zh_CN)",
+    ),
+    SourceSpec(
         "docstrings",
         "summarize",
         "various free licences of the installed packages",
@@ -429,9 +446,11 @@ def fetch_source(
         fetched.artifacts.append(artifact)
         fetched.licences[dist] = wheel_licence(root)
     if spec.translation_index:
-        note("Translation-en")
-        apt.update()
-        for artifact in apt.translation_files(raw / "apt" / "Translation-en"):
+        language = spec.translation_language
+        note(f"Translation-{language}")
+        apt.update(force=apt.has_lists() and not apt.has_translation(language))
+        for artifact in apt.translation_files(raw / "apt" / f"Translation-{language}",
+                                              language):
             fetched.indexes.append(artifact.path)
             fetched.artifacts.append(artifact)
     return fetched

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import re2
 
-from model.data.clean import clean_plain, normalize_key, truncate_words, word_count
+from model.data.clean import (
+    clean_plain,
+    normalize_key,
+    truncate_words,
+    word_count,
+    zh_length,
+)
 from model.data.readers import Row
 
 MIN_DESCRIPTION_WORDS = 15
@@ -208,15 +214,64 @@ def description_rows(records: Iterable[Description]) -> list[Row]:
     return rows
 
 
-def read_translation_files(paths: Iterable[Path]) -> list[Row]:
-    """:func:`description_rows` over decompressed ``Translation-en`` files, in order."""
+def read_translation_files(paths: Iterable[Path], chinese: bool = False) -> list[Row]:
+    """:func:`description_rows` (``chinese``: :func:`zh_description_rows`) over decompressed
+    ``Translation-en`` (``Translation-zh_CN``) files, in order."""
 
     def _records() -> Iterator[Description]:
         for path in paths:
             with Path(path).open(encoding="utf-8", errors="replace") as handle:
                 yield from parse_translation_index(handle)
 
-    return description_rows(_records())
+    return zh_description_rows(_records()) if chinese else description_rows(_records())
+
+
+MIN_ZH_DESCRIPTION = 30  # zh_length units: one per ideograph, one per Latin word
+MAX_ZH_DESCRIPTION = 200
+MIN_ZH_SYNOPSIS = 3
+DEDUPE_PREFIX_ZH = 24
+
+
+def zh_description_rows(records: Iterable[Description]) -> list[Row]:
+    """:func:`description_rows` for ``Translation-zh_CN``: a Chinese long description -> its
+    Chinese synopsis. Lengths are counted in ideographs (plus Latin words); a description or
+    synopsis that is not translated (no ideograph: the index carries some English) is dropped,
+    as are near-duplicates (same text without the package name, or the same first 24
+    characters). Bodies are cut at the last sentence end within 200 units."""
+    seen: set[str] = set()
+    seen_packages: set[str] = set()
+    rows: list[Row] = []
+    for record in records:
+        if record.package in seen_packages:
+            continue
+        seen_packages.add(record.package)
+        text = description_text(record.body)
+        synopsis = clean_plain(record.synopsis)
+        if (_IDEOGRAPH.search(text) is None or _IDEOGRAPH.search(synopsis) is None
+                or zh_length(text) < MIN_ZH_DESCRIPTION or zh_length(synopsis) < MIN_ZH_SYNOPSIS):
+            continue
+        keys = {_without_name(text, record.package), normalize_key(text)[:DEDUPE_PREFIX_ZH]}
+        if keys & seen:
+            continue
+        seen |= keys
+        rows.append((_cut_zh(text, MAX_ZH_DESCRIPTION), synopsis, package_group(record.package)))
+    return rows
+
+
+_IDEOGRAPH = re2.compile(r"[\x{4e00}-\x{9fff}]")
+_ZH_SENTENCE_END = re2.compile(r"[。！？；]")
+
+
+def _cut_zh(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` zh_length units, at the last sentence end inside when any."""
+    if zh_length(text) <= limit:
+        return text
+    end = len(text)
+    while end > 0 and zh_length(text[:end]) > limit:
+        end = max(end - 20, 0)
+    head = text[:end]
+    stops = [m.end() for m in _ZH_SENTENCE_END.finditer(head)]
+    return head[: stops[-1]] if stops else head
 
 
 # --- docstrings --------------------------------------------------------------------------------

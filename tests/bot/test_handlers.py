@@ -63,11 +63,63 @@ async def test_question_answering_and_its_uncertainty(make_harness: HarnessFacto
     assert await harness.send(ALICE, "/ask what is life") == ["42"]
     assert await harness.send(ALICE, "/ask what is death") == [
         "I'm not sure. The closest thing I know: maybe"]
-    assert await harness.send(ALICE, "what is death?") == ["chat:what is death?"]  # auto mode
-    del models.models["chat"]
-    harness.services.inference._queues.pop("chat")  # as if chat had never loaded
-    assert await harness.send(ALICE, "what is death?") == [
-        "I'm not sure. The closest thing I know: maybe"]
+    # auto mode: a question the bank does not hold is not handed to the chat model to make up
+    # an answer ("what is the capital of France?" -> "omaha nebraska")
+    assert await harness.send(ALICE, "what is death?") == ["I don't know that yet."]
+    assert await harness.send(ALICE, "法国的首都是哪里？") == ["这个我还不知道。"]
+    assert await harness.send(ALICE, "what is life?") == ["42"]
+
+
+def _intent(label: str, confidence: float) -> FakeModel:
+    intent = FakeModel("intent")
+    intent.predict = lambda texts: [  # type: ignore[method-assign]
+        Prediction(t, confidence, "intent", "v-intent", confidence >= 0.6, label)
+        for t in texts]
+    return intent
+
+
+@pytest.mark.parametrize(("label", "confidence", "text", "expected"), [
+    ("qa", 0.95, "what is the capital of France?", "I don't know that yet."),
+    ("qa", 0.95, "capital of France", "I don't know that yet."),  # the router is sure: a question
+    ("chat", 0.5, "what are dried plums called", "I don't know that yet."),  # a question word
+    ("chat", 0.5, "you are untidy", "chat:you are untidy"),  # unsure router, no question: chat
+    ("summarize", 0.4, "nice weather", "chat:nice weather"),
+    ("chat", 0.9, "how are you?", "chat:how are you?"),  # the router's chit-chat goes to chat
+])
+async def test_unsure_answers_by_router_label_and_confidence(
+    make_harness: HarnessFactory, label: str, confidence: float, text: str, expected: str
+) -> None:
+    qa = FakeModel("qa")
+    qa.predict = lambda texts: [  # type: ignore[method-assign]
+        Prediction("", 0.3, "qa", "v-qa", sure=False, closest_answer="omaha nebraska")
+        for _ in texts]
+    models = FakeModels.default()
+    models.models["qa"] = qa
+    models.models["intent"] = _intent(label, confidence)
+    harness = await make_harness(models, preload_tasks=["intent"])
+    for _ in range(100):  # the model loads in the background
+        if harness.services.inference.ready("intent"):
+            break
+        await asyncio.sleep(0.02)
+    assert await harness.send(ALICE, text) == [expected]
+
+
+@pytest.mark.parametrize(("admins", "expected"), [
+    ([], "I don't know that yet."),
+    ([999], "I don't know that yet. An admin can teach me: /teach QUESTION | ANSWER"),
+])
+async def test_group_dont_know_names_teach_when_there_are_admins(
+    make_harness: HarnessFactory, admins: list[int], expected: str
+) -> None:
+    qa = FakeModel("qa")
+    qa.predict = lambda texts: [  # type: ignore[method-assign]
+        Prediction("", 0.3, "qa", "v-qa", sure=False) for _ in texts]
+    models = FakeModels.default()
+    models.models["qa"] = qa
+    harness = await make_harness(models, admin_user_ids=admins)
+    assert await harness.send(ALICE, "@rnn_test_bot who wrote Vineland?", chat_id=GROUP) == [
+        expected]
+    assert await harness.send(ALICE, "who wrote Vineland?") == ["I don't know that yet."]
 
 
 @pytest.mark.parametrize(("command", "expected"), [
@@ -263,7 +315,7 @@ async def test_allow_lists(make_harness: HarnessFactory) -> None:
 async def test_errors_are_logged_and_reported_without_internals(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken(*args: object) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals at /srv/db")
 
     monkeypatch.setattr(harness.services.conversation, "free_text", broken)
@@ -377,3 +429,21 @@ async def test_database_failure_still_gets_an_error_reply(
     monkeypatch.setattr(harness.services.turns, "mark_failed", locked)
     assert await harness.send(BOB, "hello") == ["抱歉,我这边出了点问题。请再试一次。"]
     assert "database is locked" in caplog.text
+
+
+async def test_unsure_translation_and_summary_say_so_in_one_line(
+    make_harness: HarnessFactory,
+) -> None:
+    models = FakeModels.default()
+    for task in ("translate-en-zh", "summarize"):
+        unsure = FakeModel(task)
+        unsure.predict = lambda texts, task=task: [  # type: ignore[method-assign]
+            Prediction(f"{task}:{t}", 0.1, task, "v-fake", sure="sure" in t) for t in texts]
+        models.models[task] = unsure
+    harness = await make_harness(models)
+    assert await harness.send(ALICE, "/translate good morning") == [
+        "translate-en-zh:good morning\n(Low confidence: this may be wrong.)"]
+    assert await harness.send(ALICE, "/translate sure thing") == ["translate-en-zh:sure thing"]
+    assert await harness.send(ALICE, "/lang zh") != []
+    assert await harness.send(ALICE, "/summarize a text") == [
+        "summarize:a text\n(把握不大,可能有误。)"]

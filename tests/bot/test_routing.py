@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from bot.services.commands import command_argument, parse_translate
 from bot.services.inference import ModelAnswer
-from bot.services.routing import Route, _route_from_model, route_by_rules, translation_task
+from bot.services.routing import (
+    Route,
+    _route_from_model,
+    route_by_rules,
+    translation_task,
+    unsure_answer_goes_to_chat,
+)
 
 LONG = " ".join(["the tool reads configuration files and reports errors"] * 6)
 
@@ -53,17 +59,17 @@ def test_router_prediction_with_extraction() -> None:
     """The shape of the intent model's predictions: label, target_lang, extracted text."""
     route = _route_from_model(answer("早上好", label="translate", target_lang="en"),
                               "please say 早上好 in English", 0.6)
-    assert route == Route("translate", "早上好", "en", "model", 0.8)
+    assert route == Route("translate", "早上好", "en", "model", 0.8, "translate")
 
 
 def test_label_only_model_gets_the_rules_extraction() -> None:
     route = _route_from_model(answer("translate"), "translate to chinese: good morning", 0.6)
-    assert route == Route("translate", "good morning", "zh", "model", 0.8)
+    assert route == Route("translate", "good morning", "zh", "model", 0.8, "translate")
 
 
 def test_unsure_intent_model_makes_it_a_question() -> None:
     route = _route_from_model(answer("hi", 0.3, label="summarize"), "hi", 0.6)
-    assert route == Route("qa", "hi", None, "model", 0.3)
+    assert route == Route("qa", "hi", None, "model", 0.3, "summarize")  # its label kept
 
 
 def test_unknown_label_falls_back_to_rules() -> None:
@@ -83,3 +89,17 @@ def test_command_parsing_takes_any_text(text: str) -> None:
     target, rest = parse_translate(text)
     assert target in (None, "en", "zh") and isinstance(rest, str)
     assert isinstance(command_argument("/translate " + text), str)
+
+
+@pytest.mark.parametrize(("route", "text", "to_chat"), [
+    (Route("qa", "capital of France", None, "model", 0.9, "qa"), "capital of France", False),
+    (Route("qa", "x", None, "model", 0.4, "qa"), "you are untidy", True),
+    (Route("qa", "x", None, "model", 0.5, "chat"), "where was the first starbucks", False),
+    (Route("qa", "x", None, "model", 0.5, "chat"), "你喜欢什么", False),  # 什么: a question
+    (Route("qa", "x", None, "model", 0.5, "chat"), "you behave like a kid", True),
+    (Route("qa", "who wrote Vineland?"), "who wrote Vineland?", False),  # the rules' question
+])
+def test_only_what_is_no_question_goes_to_chat_when_qa_is_unsure(
+    route: Route, text: str, to_chat: bool
+) -> None:
+    assert unsure_answer_goes_to_chat(route, text, 0.6) is to_chat

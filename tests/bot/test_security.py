@@ -149,7 +149,7 @@ async def test_secrets_stay_out_of_logs_and_error_replies(
     handler.addFilter(RedactSecrets([token, secret]))
     logging.getLogger().addHandler(handler)
 
-    async def leaky(*args: object) -> None:
+    async def leaky(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"POST https://api.telegram.org/bot{token}/sendMessage {secret}")
 
     monkeypatch.setattr(harness.services.conversation, "free_text", leaky)

@@ -200,3 +200,19 @@ def test_aiml_paraphrase_rows(fixtures: Path) -> None:
     assert sum(b.startswith("call me") for _a, b in pairs) == aiml.PER_SHAPE
     # a file that is not well-formed XML is skipped, not fatal
     assert all(g == "aiml/reduction" for *_x, g in rows)
+
+
+def test_chinese_translation_index_descriptions(fixtures: Path) -> None:
+    """Translation-zh_CN: a Chinese description -> its Chinese synopsis; untranslated (English)
+    records, too-short ones and near-duplicates (libfoo1 repeats libfoo-dev) are dropped."""
+    rows = summarize.read_translation_files([fixtures / "Translation-zh_CN"], chinese=True)
+    assert [(t, g) for _, t, g in rows] == [("用于处理小部件的库 - 开发文件", "foo")]
+    body = rows[0][0]
+    assert body.startswith("Foo 是一个处理各种形状和大小的小部件的库") and "头文件;" in body
+    assert "*" not in body
+
+
+def test_chinese_descriptions_are_cut_at_a_sentence_end() -> None:
+    text = "这是一个句子。" * 60  # 360 ideographs
+    cut = summarize._cut_zh(text, 200)
+    assert cut.endswith("。") and 150 <= summarize.zh_length(cut) <= 200

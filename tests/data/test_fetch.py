@@ -55,7 +55,7 @@ def test_deb_licence_reads_files_star_stanza(tmp_path: Path) -> None:
 def test_private_apt_config(tmp_path: Path) -> None:
     apt = fetch.PrivateApt(tmp_path / "apt")
     conf = apt.write_config().read_text("utf-8")
-    assert 'Acquire::Languages { "en"; };' in conf
+    assert 'Acquire::Languages { "en"; "zh_CN"; };' in conf  # zh_CN: Chinese summaries
     assert f'Dir::State::lists "{tmp_path / "apt" / "lists"}/";' in conf
     assert (tmp_path / "apt" / "parts").is_dir() and not apt.has_lists()
 

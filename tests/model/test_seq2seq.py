@@ -18,7 +18,7 @@ from model.seq2seq import (
     masked_nll,
     sequence_log_prob,
 )
-from model.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from model.tokenizer import BOS_ID, EOS_ID, PAD_ID, utf8_tables, well_formed_bytes
 from model.train import batches
 from tests.model.seeding import DATA_SEED, seeded
 
@@ -276,16 +276,50 @@ def test_beam_options_block_repeats_and_report_true_log_probs(
     reverse_model: tuple[Seq2Seq, float], jit_compile: bool
 ) -> None:
     """On a real (noisy) model: every option on at once, no bigram repeats, and the score is
-    the model's log-probability of the returned sequence, not the search score with its bonus
-    and anti-LM terms. Both hold for any weights."""
+    the model's log-probability of the returned sequence, not the search score with its bonus,
+    anti-LM and coverage terms. Both hold for any weights."""
     model, _ = reverse_model
     rough = _rough_copy(model, noise=0.5)
     source = pad(reverse_data(32, seed=11)[0])
     tuned = CompiledDecoder(rough, max_len=12, beam_size=4, alpha=0.0, jit_compile=jit_compile,
                             length_bonus=2.0, no_repeat_ngram=2, antilm_weight=0.5,
-                            antilm_steps=3)
+                            antilm_steps=3, coverage_penalty=1.0)
     t_ids, t_len, t_score = (t.numpy() for t in tuned.beam(source))
     for row, length in zip(t_ids, t_len, strict=True):
         grams = _ngrams(row[:length], 2)
         assert len(grams) == len(set(grams)), row[:length]
     np.testing.assert_allclose(sequence_log_prob(rough, source, t_ids), t_score, atol=1e-3)
+
+
+# Byte-fallback pieces of a toy vocabulary: id -> byte (-1: not a byte piece)
+_TOY_BYTES = np.array([-1, -1, -1, -1, 0xE6, 0x97, 0xB6, 0xC0], np.int32)
+LEAD, CONT, CONT2, NEVER = 4, 5, 6, 7
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_utf8_constraint_emits_only_whole_characters(jit_compile: bool) -> None:
+    """A decoder that loves stray continuation bytes and a byte that starts no character: left
+    alone, greedy and beam search emit bytes that are not UTF-8 (shown as U+FFFD before); with
+    the tokenizer's UTF-8 tables every byte run is whole characters (E6 97 B6 = 时)."""
+    model = MarkovModel({CONT: 0.4, NEVER: 0.3, LEAD: 0.12, CONT2: 0.1, EOS_ID: 0.08}, vocab=8)
+    source = np.array([[LEAD, EOS_ID]] * 2, np.int32)
+    plain = CompiledDecoder(model, max_len=8, beam_size=3, alpha=0.0,
+                            jit_compile=jit_compile)  # type: ignore[arg-type]
+    ids, lengths, _ = (t.numpy() for t in plain.greedy(source))
+    assert ids[0, 0] == CONT  # the unconstrained decoder starts with a stray byte
+    tables = utf8_tables(_TOY_BYTES)
+    for bonus in (0.0, 2.0):
+        constrained = CompiledDecoder(model, max_len=8, beam_size=3, alpha=0.0,
+                                      length_bonus=bonus, utf8=tables,
+                                      jit_compile=jit_compile)  # type: ignore[arg-type]
+        for fn in (constrained.greedy, constrained.beam):
+            ids, lengths, _ = (t.numpy() for t in fn(source))
+            for row, length in zip(ids, lengths, strict=True):
+                out = [int(i) for i in row[:length] if i != EOS_ID]
+                assert NEVER not in out
+                if row[length - 1] == EOS_ID:  # finished: every byte belongs to a character
+                    assert well_formed_bytes(out, _TOY_BYTES) == list(range(len(out))), out
+                    bytes(int(_TOY_BYTES[i]) for i in out).decode("utf-8")
+            if fn is constrained.greedy or bonus > 0:  # it writes characters, not just stops
+                assert (lengths > 1).all()
+                assert list(ids[0, :3]) == [LEAD, CONT, CONT]
