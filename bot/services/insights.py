@@ -69,12 +69,13 @@ class Insights:
         async with self.db.unit_of_work(write=False) as uow:
             runs = await uow.insights.retrain_runs(1)
             pending = await uow.insights.pending_corrections()
+            server_bytes = await uow.insights.database_bytes()
         return StatusReport(
             uptime_s=time.monotonic() - self.started,
             queue_depths=self.inference.queue_depths(),
             versions=self.inference.versions(),
             last_retrain=runs[0] if runs else None,
-            database_bytes=self._database_bytes(),
+            database_bytes=server_bytes if server_bytes is not None else self._database_bytes(),
             pending_corrections=pending,
             disk=await self.retention.disk_use() if self.retention is not None else None,
         )
