@@ -130,6 +130,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.bot_data_dir / 'bot.sqlite3'}"
         elif self.database_url.startswith("sqlite://"):
             self.database_url = "sqlite+aiosqlite://" + self.database_url[len("sqlite://"):]
+        elif self.database_url.startswith(("postgresql://", "postgres://")):
+            self.database_url = "postgresql+asyncpg://" + self.database_url.split("://", 1)[1]
         self.digest_default_messages = min(self.digest_default_messages, self.digest_max_messages)
         return self
 

@@ -29,7 +29,9 @@ DATABASE = "bot_test"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if ("database_url" in metafunc.fixturenames
+    chosen = any("database_url" in str(mark.args[0])  # a test that names its engines
+                 for mark in metafunc.definition.iter_markers("parametrize"))
+    if ("database_url" in metafunc.fixturenames and not chosen
             and metafunc.definition.get_closest_marker("both_engines") is not None):
         metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 

@@ -67,6 +67,11 @@ async def test_migrations_match_the_models(db: Database) -> None:
     assert diff == []
 
 
+async def test_alembic_check_is_clean(db: Database) -> None:
+    """``alembic check`` (the command line's own code path: env.py with its own engine)."""
+    await asyncio.to_thread(command.check, alembic_config(db.url))
+
+
 async def test_migrate_is_idempotent_and_downgrades_cleanly(db: Database) -> None:
     await db.migrate()  # a second start-up changes nothing
 
