@@ -18,6 +18,7 @@ from bot.storage import Database
 from bot.storage.copy import copy_database, main
 from bot.storage.models import Base, utcnow
 from bot.storage.records import IncomingMessage, OutgoingMessage
+from bot.storage.replicas import ReplicaRepository
 from bot.storage.repositories import RECEIVED
 from bot.storage.training import RetrainRunRepository
 from tests.pg_server import PostgresServer
@@ -54,6 +55,9 @@ async def populate(db: Database) -> None:
         await RetrainRunRepository(uow.session).add("qa", "admin", 7, "promoted", "qa-v1",
                                                     metrics={"bleu": 0.5})
         await uow.privacy.forget(99, [("qa", "f" * 64)])
+        await ReplicaRepository(uow.session).beat(
+            "a" * 32, "host-1", 4242, utcnow(), versions={"qa": "qa-v1"},
+            failed_versions={}, in_flight=2, handled=10, leader=True)
 
 
 async def every_row(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -54,7 +54,7 @@ async def test_pragmas_and_schema(db: Database) -> None:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))
                    ).scalar()
         tables = set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
-    assert version == "0004"
+    assert version == "0005"
     assert {"users", "chats", "messages", "feedback", "corrections", "taught_pairs",
             "audit_log", "retrain_runs", "forgotten_users", "pending_prompts",
             "forgotten_pairs"} <= tables
