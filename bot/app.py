@@ -241,6 +241,7 @@ async def start_replica(application: BotApplication, settings: Settings) -> None
         pointer_s=settings.replica_pointer_s, recovery_window_s=settings.recovery_window_s)
     services.replicas = services.insights.replicas = replicas
     services.turns.owner_alive = replicas.owner_alive
+    services.turns.before_answer = replicas.wait_for_earlier
     await replicas.start()
     await replicas.sweep()
 

@@ -11,6 +11,12 @@ home-made clustering, only the database and the registry's pointer files:
   it to another replica is taken over only when that instance is dead (``Turns`` asks
   ``owner_alive``), and every replica sweeps for messages of dead instances and answers them
   (``claim`` lets one replica win). Telegram's re-sends and the sweep are both answered once.
+* **Per-chat order**: before a replica answers a message it waits (polling every 20 ms, at
+  most ``order_wait_s``) until no earlier message of the same chat (a lower Telegram message
+  id) is still being answered by a live replica. This is a lock in the database rather than
+  routing by chat in nginx: Telegram posts every update to one URL and nginx cannot route on
+  the JSON body without a scripting module, and a lock keyed by what is stored also orders
+  the messages that the sweep takes over. It holds no connection while it waits.
 * **Leader**: exactly one replica runs the retrain schedule (and marks a dead leader's run
   interrupted): the holder of a PostgreSQL session advisory lock on a connection it keeps.
   When the leader dies its connection closes, the lock is free, and the next replica to try
@@ -45,7 +51,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from bot.storage.db import Database
 from bot.storage.models import ForgottenPair, TaughtPair, utcnow
 from bot.storage.records import StoredMessage
-from bot.storage.replicas import ReplicaRecord, ReplicaRepository, stale_before
+from bot.storage.replicas import (
+    ReplicaRecord,
+    ReplicaRepository,
+    earlier_unanswered,
+    stale_before,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +79,14 @@ class Replicas:
                  requeue: Callable[[StoredMessage], None],
                  on_leadership: Callable[[], Awaitable[None]],
                  heartbeat_s: float = 5.0, timeout_s: float = 20.0, pointer_s: float = 1.0,
-                 recovery_window_s: float = 900.0) -> None:
+                 recovery_window_s: float = 900.0, order_wait_s: float = 30.0) -> None:
         self.db = db
         self.instance = instance
         self.served, self.current, self.follow = served, current, follow
         self.sync_banks = sync_banks
         self.load, self.requeue, self.on_leadership = load, requeue, on_leadership
         self.heartbeat_s, self.timeout_s, self.pointer_s = heartbeat_s, timeout_s, pointer_s
-        self.recovery_window_s = recovery_window_s
+        self.recovery_window_s, self.order_wait_s = recovery_window_s, order_wait_s
         self.host, self.pid, self.started_at = socket.gethostname(), os.getpid(), utcnow()
         self.leader = False
         self.failed: dict[str, str] = {}  # task -> the version the pointer names, not loadable
@@ -155,6 +166,22 @@ class Replicas:
         if len(self._requeued) > 100_000:
             self._requeued.clear()
         return len(fresh)
+
+    async def wait_for_earlier(self, chat_id: int, message_id: int) -> None:
+        """Per-chat order: until the chat's earlier messages are answered (module docstring)."""
+        deadline = time.monotonic() + self.order_wait_s
+        while True:
+            async with self.db.unit_of_work(write=False) as uow:
+                waiting = await earlier_unanswered(
+                    uow.session, chat_id, message_id, stale_before(self.recovery_window_s),
+                    stale_before(self.timeout_s))
+            if not waiting:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("answering message %s of chat %s before an earlier one: it took "
+                            "over %.0f s", message_id, chat_id, self.order_wait_s)
+                return
+            await asyncio.sleep(0.02)
 
     # -- leader -------------------------------------------------------------------------------
     async def _try_to_lead(self) -> None:

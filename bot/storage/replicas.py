@@ -86,5 +86,18 @@ class ReplicaRepository:
         return [_message(row) for row in rows]
 
 
+async def earlier_unanswered(session: AsyncSession, chat_id: int, message_id: int,
+                             received_since: datetime, alive_since: datetime) -> bool:
+    """Whether an earlier message of the chat is still being answered by a live replica."""
+    alive = sa.select(Replica.instance).where(Replica.seen_at >= alive_since)
+    found = await session.scalar(
+        sa.select(Message.id)
+        .where(Message.chat_id == chat_id, Message.direction == "in",
+               Message.status == RECEIVED, Message.message_id < message_id,
+               Message.created_at >= received_since, Message.instance.in_(alive))
+        .limit(1))
+    return found is not None
+
+
 def stale_before(timeout_s: float) -> datetime:
     return utcnow() - timedelta(seconds=timeout_s)

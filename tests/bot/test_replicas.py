@@ -121,3 +121,19 @@ async def test_a_promotion_on_one_replica_is_served_by_the_other_within_seconds(
     await rb.beat()
     status = (await b.send(ADMIN, "/status"))[0]
     assert "cannot load chat v3" in status
+
+
+async def test_two_messages_of_one_chat_at_two_replicas_are_answered_in_order(
+        make_harness: HarnessFactory) -> None:
+    a, b = await two(make_harness)
+    first = a.chatter.message(ANN, "/ask first question")
+    second = a.chatter.message(ANN, "/ask second question")
+    message = incoming_message(Update.de_json(first, a.app.bot), "bot", a.app.bot.id)
+    assert message is not None
+    turn = await a.services.turns.begin(message)  # a is answering the first one
+    assert turn is not None
+    answering = asyncio.create_task(b.deliver(second))
+    await asyncio.sleep(0.3)
+    assert not answering.done() and replies(b) == []  # b waits for the first answer
+    await a.services.turns.finish(turn, [])
+    assert len(await asyncio.wait_for(answering, 5)) == 1
