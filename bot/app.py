@@ -46,6 +46,7 @@ from bot.handlers import (
 from bot.handlers.errors import on_error
 from bot.inbox import DurableApplication, HoldingQueue, HoldingRequest, Inbox
 from bot.services.container import build_services
+from bot.services.flood_share import FloodShare
 from bot.services.inference import ModelLoader
 from bot.services.replicas import ReplicaLoad, Replicas
 from bot.storage.records import StoredMessage
@@ -238,7 +239,9 @@ async def start_replica(application: BotApplication, settings: Settings) -> None
         sync_banks=sync_banks, load=load, requeue=requeue,
         on_leadership=lambda: model_admin.start_retraining(application),
         heartbeat_s=settings.replica_heartbeat_s, timeout_s=settings.replica_timeout_s,
-        pointer_s=settings.replica_pointer_s, recovery_window_s=settings.recovery_window_s)
+        pointer_s=settings.replica_pointer_s, recovery_window_s=settings.recovery_window_s,
+        on_count=FloodShare(application.bot.rate_limiter, settings.telegram_max_messages_per_s,
+                            settings.telegram_group_messages_per_min).apply)
     services.replicas = services.insights.replicas = replicas
     services.turns.owner_alive = replicas.owner_alive
     services.turns.before_answer = replicas.wait_for_earlier

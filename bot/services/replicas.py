@@ -26,6 +26,8 @@ home-made clustering, only the database and the registry's pointer files:
   beside the serving one and swaps (requests in flight finish on the old one). A version it
   cannot load is not retried until the pointer moves again; it keeps serving its version and
   reports the failure in its row (``/status``).
+* **Telegram's limits**: each of N live replicas sends at most 1/N of them
+  (``bot/services/flood_share.py``), rescaled at each heartbeat.
 * **Answer banks**: when the taught pairs or forgotten pairs in the database change, the
   serving qa bank is brought up to date (``Learning.sync_bank``, ``Privacy.apply``).
 
@@ -79,7 +81,8 @@ class Replicas:
                  requeue: Callable[[StoredMessage], None],
                  on_leadership: Callable[[], Awaitable[None]],
                  heartbeat_s: float = 5.0, timeout_s: float = 20.0, pointer_s: float = 1.0,
-                 recovery_window_s: float = 900.0, order_wait_s: float = 30.0) -> None:
+                 recovery_window_s: float = 900.0, order_wait_s: float = 30.0,
+                 on_count: Callable[[int], None] | None = None) -> None:
         self.db = db
         self.instance = instance
         self.served, self.current, self.follow = served, current, follow
@@ -87,6 +90,7 @@ class Replicas:
         self.load, self.requeue, self.on_leadership = load, requeue, on_leadership
         self.heartbeat_s, self.timeout_s, self.pointer_s = heartbeat_s, timeout_s, pointer_s
         self.recovery_window_s, self.order_wait_s = recovery_window_s, order_wait_s
+        self.on_count = on_count  # the number of live replicas, at each heartbeat
         self.host, self.pid, self.started_at = socket.gethostname(), os.getpid(), utcnow()
         self.leader = False
         self.failed: dict[str, str] = {}  # task -> the version the pointer names, not loadable
@@ -141,6 +145,9 @@ class Replicas:
                                 in_flight=load.in_flight, handled=load.handled,
                                 leader=self.leader)
             await replicas.forget_dead(stale_before(max(3600.0, self.recovery_window_s)))
+            alive = await replicas.alive(stale_before(self.timeout_s))
+        if self.on_count is not None:
+            self.on_count(len(alive))
 
     async def owner_alive(self, session: AsyncSession, instance: str | None) -> bool:
         """Whether the process that accepted a message still runs (then it answers it)."""

@@ -20,7 +20,7 @@ from tests.bot.fakes import Person
 from tests.bot.test_durability import RegistryModels
 from tests.bot.test_retrain import make_version
 
-pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 ANN = Person(7, "Ann")
 ADMIN = Person(1, "Ada")
@@ -54,6 +54,7 @@ def replies(harness: BotHarness) -> list[str]:
     return [str(p["text"]) for p in harness.api.of("sendMessage")]
 
 
+@ON_POSTGRESQL
 async def test_an_update_is_answered_once_and_a_dead_replicas_message_by_another(
         make_harness: HarnessFactory) -> None:
     a, b = await two(make_harness)
@@ -82,6 +83,7 @@ async def test_an_update_is_answered_once_and_a_dead_replicas_message_by_another
     assert await b.deliver(accepted) == []  # nor answered again when Telegram re-sends it
 
 
+@ON_POSTGRESQL
 async def test_one_leader_and_another_takes_over_when_it_dies(
         make_harness: HarnessFactory) -> None:
     a, b = await two(make_harness)
@@ -91,13 +93,18 @@ async def test_one_leader_and_another_takes_over_when_it_dies(
     status = (await a.send(ADMIN, "/status"))[0]
     assert "Replicas (2):" in status and status.count("(leader)") == 1
     assert ra.instance[:8] in status and rb.instance[:8] in status
+    # Telegram's limit (30/s by default) is shared: 15/s each while both live
+    await until(lambda: all(h.app.bot.rate_limiter._base_limiter.max_rate == 15  # type: ignore
+                            for h in (a, b)))
     assert ra._lock_connection is not None and ra._task is not None
     ra._task.cancel()
     await ra._lock_connection.invalidate()  # what a SIGKILL does to its connection
     took = await until(lambda: rb.leader, timeout=5)
     assert took < 2.0
+    await until(lambda: b.app.bot.rate_limiter._base_limiter.max_rate == 30)  # type: ignore
 
 
+@ON_POSTGRESQL
 async def test_a_promotion_on_one_replica_is_served_by_the_other_within_seconds(
         make_harness: HarnessFactory, tmp_path: Path) -> None:
     models = tmp_path / "models"
@@ -123,6 +130,7 @@ async def test_a_promotion_on_one_replica_is_served_by_the_other_within_seconds(
     assert "cannot load chat v3" in status
 
 
+@ON_POSTGRESQL
 async def test_two_messages_of_one_chat_at_two_replicas_are_answered_in_order(
         make_harness: HarnessFactory) -> None:
     a, b = await two(make_harness)
@@ -137,3 +145,20 @@ async def test_two_messages_of_one_chat_at_two_replicas_are_answered_in_order(
     assert not answering.done() and replies(b) == []  # b waits for the first answer
     await a.services.turns.finish(turn, [])
     assert len(await asyncio.wait_for(answering, 5)) == 1
+
+
+async def test_the_flood_limits_are_split_between_live_replicas() -> None:
+    from telegram.ext import AIORateLimiter
+
+    from bot.services.flood_share import FloodShare
+
+    limiter = AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20,
+                             group_time_period=60)
+    group = limiter._get_group_limiter(-100)
+    share = FloodShare(limiter, 30, 20)
+    share.apply(4)
+    assert limiter._base_limiter is not None
+    assert (limiter._base_limiter.max_rate, limiter._base_limiter._rate_per_sec) == (7.5, 7.5)
+    assert group.max_rate == 5 and limiter._get_group_limiter(-200).max_rate == 5
+    share.apply(1)
+    assert limiter._base_limiter.max_rate == 30 and group.max_rate == 20
