@@ -97,20 +97,24 @@ class Replicas:
         self._lock_connection: AsyncConnection | None = None
         self._banks_stamp: tuple[Any, ...] | None = None
         self._requeued: set[int] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # heartbeat, leader, sweep
+        self._follower: asyncio.Task[None] | None = None  # model pointers, answer banks
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         """Register (before this process stores any message), try to lead, start the loop."""
         await self.beat()
         await self._try_to_lead()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="replicas")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._beating(), name="replica-heartbeat")
+        self._follower = loop.create_task(self._following(), name="replica-follower")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._follower):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             async with self.db.unit_of_work() as uow:
                 await ReplicaRepository(uow.session).remove(self.instance)
@@ -118,22 +122,29 @@ class Replicas:
             with contextlib.suppress(Exception):
                 await self._lock_connection.close()
 
-    async def _run(self) -> None:
-        next_beat = time.monotonic() + self.heartbeat_s
+    async def _beating(self) -> None:
+        """Quick work only: a model load here would stop the heartbeat and look like death."""
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await self.beat()
+                await self._try_to_lead()
+                await self.sweep()
+            except Exception:
+                log.exception("replica heartbeat failed; trying again")
+
+    async def _following(self) -> None:
+        """Slow work: loading a version another process made current, updating answer banks."""
+        next_banks = 0.0
         while True:
             await asyncio.sleep(self.pointer_s)
             try:
                 await self.follow_pointers()
-                if time.monotonic() >= next_beat:
-                    next_beat = time.monotonic() + self.heartbeat_s
-                    await self.beat()
-                    await self._try_to_lead()
-                    await self.sweep()
+                if time.monotonic() >= next_banks:
+                    next_banks = time.monotonic() + self.heartbeat_s
                     await self.refresh_banks()
-            except asyncio.CancelledError:
-                raise
             except Exception:
-                log.exception("replica upkeep failed; trying again")
+                log.exception("following the other replicas failed; trying again")
 
     # -- heartbeat and liveness ---------------------------------------------------------------
     async def beat(self) -> None:
