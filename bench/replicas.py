@@ -247,14 +247,19 @@ class Cluster:
         started = time.perf_counter()
         self.handle.send_text(self.handle.private_chat(admin), admin, f"/promote qa {target}")
         seen: dict[int, float] = {}
+        noticed: dict[int, float] = {}  # a follower read the moved pointer (then it loads)
         while len(seen) < len(live) and time.perf_counter() - started < 60:
             for i, process in enumerate(live):
-                if i not in seen and f"serving qa version {target}" in process.current_log():
+                log = process.current_log()
+                if i not in noticed and f"pointer moved to {target}" in log:
+                    noticed[i] = time.perf_counter() - started
+                if i not in seen and f"serving qa version {target}" in log:
                     seen[i] = time.perf_counter() - started
             time.sleep(0.05)
         return {"version": target, "replicas": len(live), "served_by": len(seen),
                 "seconds_until_all": max(seen.values()) if len(seen) == len(live) else None,
-                "seconds_each": sorted(seen.values())}
+                "seconds_each": sorted(seen.values()),
+                "followers_noticed_after_s": sorted(noticed.values())}
 
 
 def measure(users: int, messages: int, counts: list[int]) -> dict[str, Any]:
@@ -314,8 +319,12 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
         p = result["promote"]
         lines += ["", f"`/promote qa {p['version']}` on one replica: served by {p['served_by']} "
                   f"of {p['replicas']} live replicas, the last after "
-                  + (f"{p['seconds_until_all']:.2f} s." if p["seconds_until_all"] is not None
-                     else "(not all within 60 s).")]
+                  + (f"{p['seconds_until_all']:.2f} s" if p["seconds_until_all"] is not None
+                     else "(not all within 60 s)")
+                  + " (each: " + ", ".join(f"{t:.1f}" for t in p["seconds_each"]) + " s; the "
+                  "followers read the moved pointer after "
+                  + ", ".join(f"{t:.1f}" for t in p.get("followers_noticed_after_s", []))
+                  + " s, the rest is loading the version)."]
     write_markdown("replicas", lines, out)
 
 

@@ -243,6 +243,7 @@ class Replicas:
                 continue
             if self.failed.get(task) == target:
                 continue  # tried; wait for the pointer to move again
+            log.info("the %s pointer moved to %s: loading it beside %s", task, target, serving)
             try:
                 await self.follow(task, target)
             except Exception as exc:
