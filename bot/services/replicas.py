@@ -13,10 +13,11 @@ home-made clustering, only the database and the registry's pointer files:
   (``claim`` lets one replica win). Telegram's re-sends and the sweep are both answered once.
 * **Per-chat order**: before a replica answers a message it waits (polling every 20 ms, at
   most ``order_wait_s``) until no earlier message of the same chat (a lower Telegram message
-  id) is still being answered by a live replica. This is a lock in the database rather than
-  routing by chat in nginx: Telegram posts every update to one URL and nginx cannot route on
-  the JSON body without a scripting module, and a lock keyed by what is stored also orders
-  the messages that the sweep takes over. It holds no connection while it waits.
+  id, stored less than ``order_wait_s`` ago) is still being answered by a live replica. This
+  is a lock in the database rather than routing by chat in nginx: Telegram posts every
+  update to one URL and nginx cannot route on the JSON body without a scripting module, and
+  a lock keyed by what is stored also orders the messages that the sweep takes over. It
+  holds no connection while it waits.
 * **Leader**: exactly one replica runs the retrain schedule (and marks a dead leader's run
   interrupted): the holder of a PostgreSQL session advisory lock on a connection it keeps.
   When the leader dies its connection closes, the lock is free, and the next replica to try
@@ -190,8 +191,10 @@ class Replicas:
         deadline = time.monotonic() + self.order_wait_s
         while True:
             async with self.db.unit_of_work(write=False) as uow:
+                # only messages younger than order_wait_s: one stuck for good (a failed write)
+                # delays the chat's next messages for that long at most, not for every one
                 waiting = await earlier_unanswered(
-                    uow.session, chat_id, message_id, stale_before(self.recovery_window_s),
+                    uow.session, chat_id, message_id, stale_before(self.order_wait_s),
                     stale_before(self.timeout_s))
             if not waiting:
                 return

@@ -197,6 +197,7 @@ async def test_a_prompt_survives_a_restart(make_harness: HarnessFactory) -> None
     assert len(await first.rows("SELECT * FROM pending_prompts")) == 1
     second, _ = await start(make_harness)  # a new process on the same database
     second.chatter = first.chatter  # Telegram's message ids go on where they were
+    second.api._next_message_id = 50_000  # and so do the ids of the bot's own messages
     replies = await second.send(ALICE, "The people who run me trained me.")
     assert replies == ["Thank you! An admin will review your correction before I learn it."]
     rows = await second.rows("SELECT user_id, text FROM corrections")

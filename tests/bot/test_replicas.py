@@ -24,7 +24,7 @@ ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect
 
 ANN = Person(7, "Ann")
 ADMIN = Person(1, "Ada")
-FAST = {"replicas": "on", "replica_heartbeat_s": 0.1, "replica_timeout_s": 0.6,
+FAST = {"replicas": "on", "replica_heartbeat_s": 0.1, "replica_timeout_s": 2.0,
         "replica_pointer_s": 0.05, "admin_user_ids": [1]}
 
 
