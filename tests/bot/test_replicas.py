@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from telegram import Update
 
 from bot.handlers.incoming import incoming_message
@@ -102,6 +104,33 @@ async def test_one_leader_and_another_takes_over_when_it_dies(
     took = await until(lambda: rb.leader, timeout=5)
     assert took < 2.0
     await until(lambda: b.app.bot.rate_limiter._base_limiter.max_rate == 30)  # type: ignore
+
+
+@ON_POSTGRESQL
+async def test_a_new_leader_takes_the_schedule_and_ends_the_dead_leaders_run(
+        make_harness: HarnessFactory) -> None:
+    a, b = await two(make_harness, retrain_schedule="1d", retrain_tasks="qa")
+    ra, rb = a.services.replicas, b.services.replicas
+    assert ra is not None and rb is not None and ra.leader and not rb.leader
+    assert a.app.job_queue is not None and b.app.job_queue is not None
+    assert [j.name for j in a.app.job_queue.jobs()] == ["retrain:qa"]
+    assert not [j.name for j in b.app.job_queue.jobs() if j.name == "retrain:qa"]
+    [[due]] = await a.rows("SELECT started_at FROM retrain_runs WHERE status = 'queued'")
+    async with a.services.db.unit_of_work() as uow:  # the leader is in the middle of a run
+        await uow.session.execute(sa.text(
+            "INSERT INTO retrain_runs (task, trigger, status, base_version, started_at) "
+            "VALUES ('qa', 'schedule', 'running', 'qa-v1', now())"))
+    assert ra._task is not None and ra._lock_connection is not None
+    ra._task.cancel()
+    await ra._lock_connection.invalidate()  # SIGKILL
+    queue = b.app.job_queue
+    await until(lambda: [j for j in queue.jobs() if j.name == "retrain:qa"], timeout=5)
+    assert rb.leader
+    [job] = [j for j in queue.jobs() if j.name == "retrain:qa"]
+    run_date = job.job.trigger.run_date  # (the harness does not start the scheduler)
+    assert abs((run_date - due.replace(tzinfo=UTC)).total_seconds()) < 1  # the same due time
+    runs = await b.rows("SELECT status, error FROM retrain_runs ORDER BY id")
+    assert [r[0] for r in runs] == ["queued", "interrupted"]  # never half-promoted
 
 
 @ON_POSTGRESQL
