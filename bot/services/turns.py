@@ -133,6 +133,7 @@ class Turns:
         # message still runs, and so answers it; None: one process, any other one is dead
         self.owner_alive: Callable[[AsyncSession, str | None], Awaitable[bool]] | None = None
         # and per-chat order across them: waits until the chat's earlier messages are answered
+        # (the admission handler calls it once the update is stored and confirmed to Telegram)
         self.before_answer: Callable[[int, int], Awaitable[None]] | None = None
 
     async def begin(self, message: IncomingMessage) -> Turn | None:
@@ -151,8 +152,6 @@ class Turns:
         if stored is None:
             return None
         row_id, user, chat = stored
-        if self.before_answer is not None:
-            await self.before_answer(chat.id, message.message_id)
         text, truncated = (cap_input(message.text, self.max_input_chars)
                            if message.text is not None else (None, False))
         return Turn(
