@@ -46,7 +46,10 @@ from bot.handlers import (
 from bot.handlers.errors import on_error
 from bot.inbox import DurableApplication, HoldingQueue, HoldingRequest, Inbox
 from bot.services.container import build_services
+from bot.services.flood_share import FloodShare
 from bot.services.inference import ModelLoader
+from bot.services.replicas import ReplicaLoad, Replicas
+from bot.storage.records import StoredMessage
 from bot.texts import ADMIN_MENU, COMMAND_MENU, GROUP_MENU, LANGUAGES, PRIVATE_MENU
 
 log = logging.getLogger(__name__)
@@ -128,8 +131,11 @@ def build_application(
         if restored := await prompts.restore(services.learning):
             log.info("%d correction/edit prompt(s) still waiting for their text", restored)
         await register_commands(application)
-        await answer_interrupted(application, settings.recovery_window_s)
-        await model_admin.start_retraining(application)
+        if settings.replicas_on:  # leader only: the schedule; every replica: dead ones' messages
+            await start_replica(application, settings)
+        else:
+            await answer_interrupted(application, settings.recovery_window_s)
+            await model_admin.start_retraining(application)
         # pairs taught while the qa model was not loaded reach its bank in the background;
         # forgotten pairs leave the banks already serving (later loads: InferenceService.prepare)
         _background(services.learning.sync_bank(), "sync-answer-bank")
@@ -206,6 +212,41 @@ async def register_commands(application: BotApplication) -> None:
             await bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:
             log.info("no admin command menu for %s: %s", admin_id, exc)
+
+
+async def start_replica(application: BotApplication, settings: Settings) -> None:
+    """This process as one of several sharing the database (``bot/services/replicas.py``)."""
+    services = application.bot_data.services
+    assert services is not None
+    inbox = application.bot_data.inbox
+
+    def requeue(stored: StoredMessage) -> None:
+        if stored.raw_update is not None:
+            application.update_queue.put_nowait(Update.de_json(stored.raw_update, application.bot))
+
+    def load() -> ReplicaLoad:
+        waiting = application.update_queue.qsize() + (inbox.pending if inbox else 0)
+        return ReplicaLoad(waiting, int(services.inference.stats()["total"]["requests"]))
+
+    async def sync_banks() -> None:
+        await services.learning.sync_bank()
+        for task in services.inference.versions():
+            await services.privacy.apply(task)
+
+    replicas = Replicas(
+        services.db, services.turns.instance, served=services.inference.versions,
+        current=services.versions.current, follow=services.versions.follow,
+        sync_banks=sync_banks, load=load, requeue=requeue,
+        on_leadership=lambda: model_admin.start_retraining(application),
+        heartbeat_s=settings.replica_heartbeat_s, timeout_s=settings.replica_timeout_s,
+        pointer_s=settings.replica_pointer_s, recovery_window_s=settings.recovery_window_s,
+        on_count=FloodShare(application.bot.rate_limiter, settings.telegram_max_messages_per_s,
+                            settings.telegram_group_messages_per_min).apply)
+    services.replicas = services.insights.replicas = replicas
+    services.turns.owner_alive = replicas.owner_alive
+    services.turns.before_answer = replicas.wait_for_earlier
+    await replicas.start()
+    await replicas.sweep()
 
 
 async def answer_interrupted(application: BotApplication, window_s: float) -> None:

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     bot_data_dir: Path = REPO_ROOT / "data"
     database_url: str = ""
     recovery_window_s: float = Field(default=900.0, ge=0)
+    # several processes on one PostgreSQL database (bot/services/replicas.py): auto = on with
+    # PostgreSQL, off with SQLite
+    replicas: Literal["auto", "on", "off"] = "auto"
+    replica_heartbeat_s: float = Field(default=5.0, gt=0)
+    replica_timeout_s: float = Field(default=20.0, gt=0)  # no heartbeat this long: dead
+    replica_pointer_s: float = Field(default=1.0, gt=0)  # how often the model pointers are read
 
     # access and limits
     admin_user_ids: IdList = Field(default_factory=list)
@@ -130,10 +136,18 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.bot_data_dir / 'bot.sqlite3'}"
         elif self.database_url.startswith("sqlite://"):
             self.database_url = "sqlite+aiosqlite://" + self.database_url[len("sqlite://"):]
+        elif self.database_url.startswith(("postgresql://", "postgres://")):
+            self.database_url = "postgresql+asyncpg://" + self.database_url.split("://", 1)[1]
         self.digest_default_messages = min(self.digest_default_messages, self.digest_max_messages)
         return self
 
     # -- derived values -----------------------------------------------------------------------
+    @property
+    def replicas_on(self) -> bool:
+        if self.replicas == "auto":
+            return self.database_url.startswith("postgresql")
+        return self.replicas == "on"
+
     @property
     def token(self) -> str:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else ""

@@ -263,6 +263,15 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
               "上次训练:{last}\n下次训练:{next}\n待审核纠正:{pending}\n数据库:{db}\n"
               "磁盘:{disk}",
     },
+    "status_replicas": {"en": "Replicas ({count}):\n{lines}", "zh": "副本({count}):\n{lines}"},
+    "status_replica": {
+        "en": "{name} {host}:{pid}{leader}: {versions}{failed}; {waiting} waiting, "
+              "{handled} handled, seen {age} s ago",
+        "zh": "{name} {host}:{pid}{leader}:{versions}{failed};等待 {waiting},已处理 {handled},"
+              "{age} 秒前在线",
+    },
+    "status_leader": {"en": " (leader)", "zh": "(主)"},
+    "status_failed": {"en": " (cannot load {versions})", "zh": "(无法加载 {versions})"},
     "status_disk": {"en": "models {models}, bot data {data}, {free} free",
                     "zh": "模型 {models},机器人数据 {data},剩余 {free}"},
     "none": {"en": "none", "zh": "无"},

@@ -1,4 +1,5 @@
-"""Alembic environment: async SQLAlchemy, batch mode for SQLite, the bot's naming convention.
+"""Alembic environment: async SQLAlchemy, batch mode for SQLite (not PostgreSQL), the bot's
+naming convention.
 
 Used two ways: by the bot at start-up (``Database.migrate`` passes its connection in
 ``config.attributes["connection"]``) and by the ``alembic`` command line, which reads the
@@ -13,7 +14,7 @@ from typing import Any
 
 from alembic import context
 from sqlalchemy import pool
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from bot.storage.models import Base, UTCDateTime
@@ -41,10 +42,10 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
-def configure(**kwargs: Any) -> None:
+def configure(sqlite: bool, **kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
-        render_as_batch=True,  # SQLite alters tables by copying them
+        render_as_batch=sqlite,  # SQLite alters tables by copying them; PostgreSQL alters them
         compare_type=True,
         render_item=render_item,
         **kwargs,
@@ -52,13 +53,15 @@ def configure(**kwargs: Any) -> None:
 
 
 def run_migrations_offline() -> None:
-    configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    url = database_url()
+    configure(make_url(url).get_backend_name() == "sqlite", url=url, literal_binds=True,
+              dialect_opts={"paramstyle": "named"})
     with context.begin_transaction():
         context.run_migrations()
 
 
 def do_run_migrations(connection: Connection) -> None:
-    configure(connection=connection)
+    configure(connection.dialect.name == "sqlite", connection=connection)
     with context.begin_transaction():
         context.run_migrations()
 

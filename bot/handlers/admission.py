@@ -122,6 +122,8 @@ async def admit(update: Update, context: BotContext) -> None:
         context.bot_data.inbox.done(update.update_id)
     if turn is None:
         raise ApplicationHandlerStop
+    if services.turns.before_answer is not None:  # replicas: the chat's earlier messages first
+        await services.turns.before_answer(turn.chat_id, turn.message_id)
     decision = await services.limiter.check(turn.user_id)
     if not decision.allowed:
         if decision.warn and update.message:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from telegram import Update
 
@@ -50,7 +50,7 @@ def status_text(report: StatusReport, upcoming: datetime | None, lang: str) -> s
     run = report.last_retrain
     last = (f"{run.task} {run.status} {run.started_at:%Y-%m-%d %H:%M} UTC"
             + (f" -> {run.candidate_version}" if run.candidate_version else "")) if run else none
-    return say(lang, "status", uptime=_duration(report.uptime_s),
+    text = say(lang, "status", uptime=_duration(report.uptime_s),
                versions=_pairs(dict(report.versions), none),
                queues=_pairs(dict(report.queue_depths), none), last=last,
                next=f"{upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else say(lang, "not_scheduled"),
@@ -58,6 +58,18 @@ def status_text(report: StatusReport, upcoming: datetime | None, lang: str) -> s
                disk=(say(lang, "status_disk", models=_size(report.disk.models_bytes),
                          data=_size(report.disk.data_bytes), free=_size(report.disk.free_bytes))
                      if report.disk else none))
+    if not report.replicas:
+        return text
+    now = datetime.now(UTC)
+    lines = [say(lang, "status_replica", name=r.instance[:8], host=r.host, pid=r.pid,
+                 leader=say(lang, "status_leader") if r.leader else "",
+                 versions=_pairs(dict(r.versions), none),
+                 failed=say(lang, "status_failed", versions=_pairs(dict(r.failed_versions), ""))
+                 if r.failed_versions else "",
+                 waiting=r.in_flight, handled=r.handled,
+                 age=max(0, round((now - r.seen_at).total_seconds())))
+             for r in report.replicas]
+    return text + "\n" + say(lang, "status_replicas", count=len(lines), lines="\n".join(lines))
 
 
 def stats_text(report: StatsReport, lang: str) -> str:

@@ -16,6 +16,7 @@ from bot.services.model_loader import predictor_loader
 from bot.services.notices import AdminNotices, Announce
 from bot.services.privacy import ForgottenPairs, Privacy
 from bot.services.ratelimit import UserRateLimiter
+from bot.services.replicas import Replicas
 from bot.services.retention import Retention
 from bot.services.retrain import RetrainService, ScheduleArmer
 from bot.services.routing import Router
@@ -41,9 +42,12 @@ class Services:
     insights: Insights
     versions: ModelVersions
     retrain: RetrainService
+    replicas: Replicas | None = None  # several processes on one database (bot/app.py starts it)
 
     async def close(self) -> None:
         log.info("inference stats: %s", self.inference.stats()["total"])
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.retrain.close()  # stops a trainer first; its run is marked interrupted
         await self.inference.close()
         await self.db.close()

@@ -14,10 +14,12 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.services.inference import InferenceService
+from bot.services.replicas import Replicas
 from bot.services.retention import DiskUse, Retention
 from bot.storage.db import Database
 from bot.storage.models import utcnow
 from bot.storage.records import RetrainRunRecord
+from bot.storage.replicas import ReplicaRecord
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class StatusReport:
     database_bytes: int | None
     pending_corrections: int
     disk: DiskUse | None = None
+    replicas: list[ReplicaRecord] = field(default_factory=list)  # alive, when several run
 
 
 @dataclass(frozen=True)
@@ -64,19 +67,22 @@ class Insights:
         self.inference = inference
         self.retention = retention
         self.started = time.monotonic()
+        self.replicas: Replicas | None = None  # set when several processes share the database
 
     async def status(self) -> StatusReport:
         async with self.db.unit_of_work(write=False) as uow:
             runs = await uow.insights.retrain_runs(1)
             pending = await uow.insights.pending_corrections()
+            server_bytes = await uow.insights.database_bytes()
         return StatusReport(
             uptime_s=time.monotonic() - self.started,
             queue_depths=self.inference.queue_depths(),
             versions=self.inference.versions(),
             last_retrain=runs[0] if runs else None,
-            database_bytes=self._database_bytes(),
+            database_bytes=server_bytes if server_bytes is not None else self._database_bytes(),
             pending_corrections=pending,
             disk=await self.retention.disk_use() if self.retention is not None else None,
+            replicas=await self.replicas.alive() if self.replicas is not None else [],
         )
 
     def _database_bytes(self) -> int | None:

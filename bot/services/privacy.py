@@ -50,6 +50,7 @@ WHERE_WORDS_GO = {  # table -> what /forgetme does with the user's rows
     "forgotten_users": "records the user (no words)",
     "forgotten_pairs": "fingerprints of the pairs made from their words (no words)",
     "retrain_runs": "holds no user's words",
+    "replicas": "holds no user's words (bot processes and their heartbeats)",
 }
 
 

@@ -14,10 +14,12 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import Database
 from bot.storage.models import utcnow
@@ -127,6 +129,12 @@ class Turns:
         self.default_language = default_language
         self.instance = uuid.uuid4().hex  # this process; tells its messages from a dead one's
         self.recent = _Recent()
+        # several replicas (bot/services/replicas.py): whether the process that accepted a
+        # message still runs, and so answers it; None: one process, any other one is dead
+        self.owner_alive: Callable[[AsyncSession, str | None], Awaitable[bool]] | None = None
+        # and per-chat order across them: waits until the chat's earlier messages are answered
+        # (the admission handler calls it once the update is stored and confirmed to Telegram)
+        self.before_answer: Callable[[int, int], Awaitable[None]] | None = None
 
     async def begin(self, message: IncomingMessage) -> Turn | None:
         """Store the message; a Turn if this process should answer it now, else None.
@@ -177,6 +185,11 @@ class Turns:
         if existing is None or existing.status != RECEIVED or existing.instance == self.instance:
             log.info("duplicate delivery of message %s in chat %s ignored",
                      message.message_id, message.chat_id)
+            return None
+        if self.owner_alive is not None and await self.owner_alive(messages.session,
+                                                                    existing.instance):
+            log.info("message %s in chat %s is being answered by replica %s",
+                     message.message_id, message.chat_id, existing.instance)
             return None
         if not await messages.claim(existing.id, existing.instance, self.instance):
             return None

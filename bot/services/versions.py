@@ -123,6 +123,16 @@ class ModelVersions:
         await self.prune()
         return str(done[0])
 
+    async def follow(self, task: str, version: str) -> None:
+        """Serve ``version``, which another process made current (the pointer is written
+        already); the loader's error is raised and the old version keeps serving. Nothing
+        happens when the pointer moved on meanwhile or the version already serves."""
+        async with self._lock(task):
+            if (self.current(task) != version
+                    or self.inference.versions().get(task) == version):
+                return
+            await self.inference.reload(task, version)
+
     async def prune(self, snapshots: bool = False) -> None:
         """Apply the disk retention policy; a failure is logged, never raised."""
         if self.retention is None:

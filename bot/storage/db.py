@@ -133,7 +133,13 @@ class Database:
         await self.engine.dispose()
 
 
+MIGRATION_LOCK = 0x626F7431  # PostgreSQL advisory lock key: replicas starting together migrate
+                             # one after the other (the others then find the schema at head)
+
+
 def _upgrade(connection: Connection, config: Config) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
     log.info("database schema at migration head")

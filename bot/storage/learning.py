@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.dialect import POSTGRESQL, day, dialect_name, insert_on_conflict, position
 from bot.storage.models import (
     AuditEntry,
     Chat,
@@ -98,7 +98,7 @@ class FeedbackRepository:
     async def rate(self, message_row_id: int, user_id: int, rating: int) -> None:
         """One rating per user and answer: pressing again replaces it."""
         statement = (
-            sqlite_insert(Feedback)
+            insert_on_conflict(self.session, Feedback)
             .values(message_id=message_row_id, user_id=user_id, rating=rating,
                     created_at=utcnow())
             .on_conflict_do_update(index_elements=[Feedback.message_id, Feedback.user_id],
@@ -249,7 +249,7 @@ class PrivacyRepository:
             .where(Message.direction == "out", Message.task.is_not(None), Feedback.rating > 0,
                    sa.or_(question.user_id == user_id, Feedback.user_id == user_id),
                    question.text.is_not(None), Message.text.is_not(None))
-            .group_by(Message.id))
+            .group_by(Message.id, question.id))
         return ([(str(t), str(q), str(a), "taught") for t, q, a in taught]
                 + [(str(t), str(q), str(a), "feedback") for t, q, a in liked])
 
@@ -285,7 +285,7 @@ class PrivacyRepository:
         counts["quoted"] = await self._unquote(written)
         if fingerprints:
             await self.session.execute(
-                sqlite_insert(ForgottenPair)
+                insert_on_conflict(self.session, ForgottenPair)
                 .values([{"task": t, "fingerprint": f, "forgotten_at": utcnow()}
                          for t, f in sorted(set(fingerprints))])
                 .on_conflict_do_nothing(index_elements=[ForgottenPair.task,
@@ -300,7 +300,8 @@ class PrivacyRepository:
             sa.update(AuditEntry).where(AuditEntry.chat_id == user_id).values(chat_id=None))
         await self.session.execute(sa.delete(Chat).where(Chat.id == user_id))  # private chat
         await self.session.execute(sa.delete(User).where(User.id == user_id))
-        insert = sqlite_insert(ForgottenUser).values(user_id=user_id, forgotten_at=utcnow())
+        insert = insert_on_conflict(self.session, ForgottenUser).values(
+            user_id=user_id, forgotten_at=utcnow())
         if fingerprints:  # the receipt counts from the last forget that took a pair
             await self.session.execute(insert.on_conflict_do_update(
                 index_elements=[ForgottenUser.user_id], set_={"forgotten_at": utcnow()}))
@@ -322,7 +323,7 @@ class PrivacyRepository:
             result = await self.session.execute(
                 sa.update(Message)
                 .where(Message.direction == "out", Message.text.is_not(None),
-                       sa.func.instr(Message.text, needle) > 0)
+                       position(Message.text, needle) > 0)
                 .values(text=None))
             blanked += int(getattr(result, "rowcount", 0) or 0)
         return blanked
@@ -362,7 +363,8 @@ class PromptRepository:
         values = {"kind": kind, "target_id": target_id, "prompt_message_id": prompt_message_id,
                   "deadline": deadline}
         await self.session.execute(
-            sqlite_insert(PendingPrompt).values(chat_id=chat_id, user_id=user_id, **values)
+            insert_on_conflict(self.session, PendingPrompt)
+            .values(chat_id=chat_id, user_id=user_id, **values)
             .on_conflict_do_update(index_elements=[PendingPrompt.chat_id, PendingPrompt.user_id],
                                    set_=values))
 
@@ -392,19 +394,19 @@ class InsightRepository:
     async def messages_per_day(self, since: datetime) -> list[tuple[str, str, int]]:
         """``(day, task, count)`` of the bot's model answers since ``since``; task ``-`` for
         replies without a model (help, usage, refusals)."""
-        day = sa.func.strftime("%Y-%m-%d", Message.created_at)
+        date = day(Message.created_at)
         rows = await self.session.execute(
-            sa.select(day, sa.func.coalesce(Message.task, "-"), sa.func.count())
+            sa.select(date, sa.func.coalesce(Message.task, "-"), sa.func.count())
             .where(Message.direction == "out", Message.created_at >= since)
-            .group_by(day, Message.task).order_by(day))
+            .group_by(date, Message.task).order_by(date))
         return [(str(d), str(t), int(n)) for d, t, n in rows]
 
     async def incoming_per_day(self, since: datetime) -> list[tuple[str, int]]:
-        day = sa.func.strftime("%Y-%m-%d", Message.created_at)
+        date = day(Message.created_at)
         rows = await self.session.execute(
-            sa.select(day, sa.func.count())
+            sa.select(date, sa.func.count())
             .where(Message.direction == "in", Message.created_at >= since)
-            .group_by(day).order_by(day))
+            .group_by(date).order_by(date))
         return [(str(d), int(n)) for d, n in rows]
 
     async def latencies(self, since: datetime) -> list[float]:
@@ -421,6 +423,14 @@ class InsightRepository:
             .group_by(Feedback.rating))
         counts = {int(r): int(n) for r, n in rows}
         return counts.get(1, 0), counts.get(-1, 0)
+
+    async def database_bytes(self) -> int | None:
+        """The database's size as the server reports it (PostgreSQL); None for SQLite, whose
+        files the caller measures."""
+        if dialect_name(self.session) != POSTGRESQL:
+            return None
+        return int(await self.session.scalar(sa.text("SELECT pg_database_size(current_database())"))
+                   or 0)
 
     async def pending_corrections(self) -> int:
         value = await self.session.scalar(

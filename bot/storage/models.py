@@ -243,3 +243,21 @@ class PendingPrompt(Base):
     target_id: Mapped[int] = mapped_column(sa.Integer)  # the answer's row id / the correction
     prompt_message_id: Mapped[int | None]
     deadline: Mapped[datetime]  # after it, only a reply to the prompt itself counts
+
+
+# -- replicas (migration 0005) ---------------------------------------------------------------
+class Replica(Base):
+    """A bot process sharing the database: alive while ``seen_at`` is recent (its heartbeat)."""
+
+    __tablename__ = "replicas"
+
+    instance: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # Turns.instance
+    host: Mapped[str] = mapped_column(sa.String(64))
+    pid: Mapped[int] = mapped_column(sa.Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    versions: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # task -> served version
+    failed_versions: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # task -> version
+    in_flight: Mapped[int] = mapped_column(sa.Integer, default=0)  # updates being handled
+    handled: Mapped[int] = mapped_column(default=0)  # updates handled since it started
+    leader: Mapped[bool] = mapped_column(default=False)  # runs the retrain schedule

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.dialect import insert_on_conflict
 from bot.storage.learning import (
     AuditRepository,
     CorrectionRepository,
@@ -60,7 +60,7 @@ class UserRepository:
         values = {"username": username, "first_name": first_name,
                   "language_code": language_code, "updated_at": utcnow()}
         statement = (
-            sqlite_insert(User)
+            insert_on_conflict(self.session, User)
             .values(id=user_id, created_at=utcnow(), **values)
             .on_conflict_do_update(index_elements=[User.id], set_=values)
             .returning(User)
@@ -86,7 +86,7 @@ class ChatRepository:
     async def upsert(self, chat_id: int, chat_type: str, title: str | None) -> ChatRecord:
         values = {"type": chat_type, "title": title, "updated_at": utcnow()}
         statement = (
-            sqlite_insert(Chat)
+            insert_on_conflict(self.session, Chat)
             .values(id=chat_id, created_at=utcnow(), **values)
             .on_conflict_do_update(index_elements=[Chat.id], set_=values)
             .returning(Chat)
@@ -113,7 +113,7 @@ class MessageRepository:
     ) -> int | None:
         """Store an incoming message; ``None`` when ``(chat_id, message_id)`` is already stored."""
         statement = (
-            sqlite_insert(Message)
+            insert_on_conflict(self.session, Message)
             .values(
                 chat_id=message.chat_id, message_id=message.message_id, direction="in",
                 user_id=message.user_id, text=message.text, content_type=message.content_type,

@@ -99,7 +99,7 @@ class TrainingDataRepository:
                    Feedback.user_id.not_in(forgotten),
                    sa.or_(question.user_id.is_(None), question.user_id.not_in(forgotten)),
                    question.text.is_not(None), Message.text.is_not(None))
-            .group_by(Message.id)
+            .group_by(Message.id, question.id)  # one question per answer (PostgreSQL wants both)
             .order_by(Message.id))
         return [TrainingPair(str(q), str(a), "feedback") for q, a in rows]
 

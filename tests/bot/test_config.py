@@ -72,3 +72,10 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.chdir(tmp_path)
     settings = Settings()
     assert settings.max_input_chars == 123 and str(settings.model_dir) == "/models"
+
+
+def test_a_plain_postgresql_url_gets_the_async_driver() -> None:
+    assert without_dotenv(database_url="postgresql://bot@127.0.0.1/bot").database_url == (
+        "postgresql+asyncpg://bot@127.0.0.1/bot")
+    assert without_dotenv(database_url="postgresql+asyncpg://bot@db/bot").database_url == (
+        "postgresql+asyncpg://bot@db/bot")

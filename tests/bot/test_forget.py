@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +34,8 @@ from model.api import Prediction, pair_fingerprint
 from tests.bot.conftest import BotHarness, HarnessFactory, make_settings
 from tests.bot.fakes import BOT_ID, FakeBotAPI, FakeModel, FakeModels
 from tests.bot.test_learning import ADMIN, ALICE, BOB, GROUP, ask, last_sent, press
+
+pytestmark = pytest.mark.both_engines  # on SQLite and on PostgreSQL (conftest.py)
 
 NOT_SURE = "I'm not sure. The closest thing I know: I don't know"  # the reply to no pair
 CORPUS = [("what is rnn", "A recurrent neural network."), ("what is zebra", "A striped horse.")]

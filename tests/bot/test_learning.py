@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import bot.app as app_module
 from model.api import Prediction, pair_fingerprint
 from tests.bot.conftest import BotHarness, HarnessFactory
@@ -21,6 +23,8 @@ from tests.bot.fakes import (
     FakeModels,
     Person,
 )
+
+pytestmark = pytest.mark.both_engines  # on SQLite and on PostgreSQL (conftest.py)
 
 ADMIN = Person(1, "Ada")
 ALICE = Person(2, "Alice")
@@ -193,6 +197,7 @@ async def test_a_prompt_survives_a_restart(make_harness: HarnessFactory) -> None
     assert len(await first.rows("SELECT * FROM pending_prompts")) == 1
     second, _ = await start(make_harness)  # a new process on the same database
     second.chatter = first.chatter  # Telegram's message ids go on where they were
+    second.api._next_message_id = 50_000  # and so do the ids of the bot's own messages
     replies = await second.send(ALICE, "The people who run me trained me.")
     assert replies == ["Thank you! An admin will review your correction before I learn it."]
     rows = await second.rows("SELECT user_id, text FROM corrections")
@@ -364,7 +369,7 @@ async def test_status_and_stats_for_admins(make_harness: HarnessFactory) -> None
     status = (await harness.send(ADMIN, "/status"))[0]
     assert status.startswith("Up for 00:00:")
     assert "qa qa-v1" in status and "Next retrain: not scheduled" in status
-    assert re.search(r"Database: \d+ KiB", status)
+    assert re.search(r"Database: [\d.]+ (KiB|MiB)", status)  # PostgreSQL's: 7.8 MiB when new
     started = time.perf_counter()
     stats = (await harness.send(ADMIN, "/stats"))[0]
     assert "2 model answers" in stats and "Per task: qa 2" in stats

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.bot.conftest import BotHarness, HarnessFactory
 from tests.bot.test_learning import ADMIN, ALICE, BOB, GROUP, ask, last_sent, press, start
+
+pytestmark = pytest.mark.both_engines  # on SQLite and on PostgreSQL (conftest.py)
 
 USER_TABLES = {
     "users": "id = :u", "chats": "id = :u", "messages": "user_id = :u",

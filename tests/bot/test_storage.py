@@ -1,4 +1,5 @@
-"""Storage on a temporary SQLite file: migrations, pragmas, exactly-once storage, repositories."""
+"""Storage on a temporary SQLite file and on PostgreSQL (``both_engines``): migrations, pragmas,
+exactly-once storage, repositories."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -18,10 +20,14 @@ from bot.storage.models import Base
 from bot.storage.records import IncomingMessage, OutgoingMessage, UserRecord
 from bot.storage.repositories import ANSWERED, IGNORED, RECEIVED
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'bot.sqlite3'}")
+async def db(tmp_path: Path, database_url: str) -> AsyncIterator[Database]:
+    if database_url.startswith("sqlite"):  # the parent directory is created too
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'bot.sqlite3'}"
+    database = Database(database_url)
     await database.migrate()
     yield database
     await database.close()
@@ -40,15 +46,15 @@ async def seed(db: Database, chat_id: int = 7, user_id: int = 7) -> None:
 
 
 async def test_pragmas_and_schema(db: Database) -> None:
-    assert await db.pragma("journal_mode") == "wal"
-    assert await db.pragma("foreign_keys") == 1
-    assert await db.pragma("busy_timeout") == 10_000
+    if db.engine.dialect.name == "sqlite":
+        assert await db.pragma("journal_mode") == "wal"
+        assert await db.pragma("foreign_keys") == 1
+        assert await db.pragma("busy_timeout") == 10_000
     async with db.engine.connect() as connection:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))
                    ).scalar()
-        tables = set((await connection.execute(
-            text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars())
-    assert version == "0004"
+        tables = set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+    assert version == "0005"
     assert {"users", "chats", "messages", "feedback", "corrections", "taught_pairs",
             "audit_log", "retrain_runs", "forgotten_users", "pending_prompts",
             "forgotten_pairs"} <= tables
@@ -59,6 +65,11 @@ async def test_migrations_match_the_models(db: Database) -> None:
         diff = await connection.run_sync(
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
     assert diff == []
+
+
+async def test_alembic_check_is_clean(db: Database) -> None:
+    """``alembic check`` (the command line's own code path: env.py with its own engine)."""
+    await asyncio.to_thread(command.check, alembic_config(db.url))
 
 
 async def test_migrate_is_idempotent_and_downgrades_cleanly(db: Database) -> None:

@@ -1,0 +1,343 @@
+"""Benchmark: 1, 2 and 4 webhook replicas behind nginx on one PostgreSQL database.
+
+    python -m bench.replicas [--users 200] [--messages 5] [--replicas 1,2,4]
+
+Everything on loopback, in one run: a throwaway PostgreSQL server (``tests/pg_server.py``),
+Debian's nginx with the location block of ``deploy/nginx.conf`` (plain HTTP here), the Bot API
+emulator in this process, and for each replica count a fresh database and that many
+``python -m bot`` processes in webhook mode sharing the database and one model directory
+(the shipped models). The emulator posts each update to nginx, which picks a replica.
+
+Per replica count: ``--users`` simulated users, each in their own chat, send ``--messages``
+``/ask`` questions one after another (the next when the last is answered), all at once;
+messages per second, reply latency p50/p95/p99, lost and duplicated replies (the emulator's
+record) and rows (the database). Then, with the largest count:
+
+* ``/promote`` on one replica (through nginx): seconds until every replica logs that it serves
+  the new version;
+* one replica is killed with SIGKILL a third of the way into a run: every message answered?
+  (a message it had stored is answered by another once its heartbeat is stale,
+  ``REPLICA_TIMEOUT_S``, 5 s here).
+
+Telegram's flood limit is raised to 1000/s so that the figures are the bot's. Writes
+``bench/results/replicas.json`` and ``replicas.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, latency_summary, machine, table, write_json, write_markdown
+from bench.e2e import QUESTIONS
+from botapi_emulator.bot_process import BotProcess, bot_environment
+from tests.pg_server import PostgresServer
+
+SECRET = "bench-replicas-secret-0123456789"
+HOOK = "/telegram/hook"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Nginx:
+    """Debian's nginx in the foreground with a config of our own (no root paths)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir / "nginx"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ports: list[int]) -> None:
+        self.stop()
+        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;"
+                            for p in ports)
+        (self.dir / "nginx.conf").write_text(f"""
+worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.dir}/body;
+    proxy_temp_path {self.dir}/proxy;
+    fastcgi_temp_path {self.dir}/fastcgi;
+    uwsgi_temp_path {self.dir}/uwsgi;
+    scgi_temp_path {self.dir}/scgi;
+    upstream rnnbot_replicas {{
+        least_conn;
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        location = {HOOK} {{
+            proxy_pass http://rnnbot_replicas;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 30s;
+            client_max_body_size 1m;
+        }}
+        location / {{ return 404; }}
+    }}
+}}
+""")
+        self.proc = subprocess.Popen(
+            [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.dir), "-c",
+             str(self.dir / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            error = self.proc.stderr.read() if self.proc.stderr else b""
+            raise RuntimeError(f"nginx failed: {error!r}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{HOOK}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            self.proc.wait(10)
+        self.proc = None
+
+
+class Cluster:
+    """N replicas of one emulated bot, one database, one model directory."""
+
+    def __init__(self, api: Any, pg: PostgresServer, nginx: Nginx, workdir: Path, models: Path,
+                 count: int, extra: dict[str, object]) -> None:
+        self.handle = api.new_bot(username=f"rnn_replicas_{count}_bot")
+        self.database = f"bench_{count}_{int(time.time())}"
+        pg.execute(f"CREATE DATABASE {self.database}")
+        self.pg = pg
+        self.ports = [free_port() for _ in range(count)]
+        nginx.start(self.ports)
+        self.processes: list[BotProcess] = []
+        shared = workdir / f"data-{count}"
+        for i, port in enumerate(self.ports):
+            home = workdir / f"replica-{count}-{i}"
+            home.mkdir(parents=True, exist_ok=True)
+            env = bot_environment(
+                self.handle.token, self.handle.base_url, home, models,
+                database_url=pg.url(self.database), bot_data_dir=shared,
+                webhook_url=nginx.url, webhook_listen="127.0.0.1", webhook_port=port,
+                webhook_secret_token=SECRET, replicas="on", replica_timeout_s=5,
+                replica_heartbeat_s=1, preload_tasks="qa", telegram_max_messages_per_s=1000,
+                admin_user_ids=99_999, **extra)
+            self.processes.append(BotProcess(env, home))
+        for process in self.processes:  # one after another: the first installs the models
+            process.start()
+            process.wait_for_log([" ready", "loaded qa version"], timeout=600)
+        self.next_user = 200_000
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.proc is not None and process.proc.poll() is None:
+                process.stop()
+
+    def rows(self, sql: str) -> list[list[str]]:
+        out = self.pg.execute(sql, self.database)
+        return [line.split("|") for line in out.splitlines() if line]
+
+    async def user(self, rng: random.Random, messages: int, timeout: float
+                   ) -> list[tuple[int, int, float | None]]:
+        self.next_user += 1
+        aio = self.handle.aio
+        user = await aio.user(self.next_user, f"U{self.next_user}", username=f"u{self.next_user}")
+        chat = await aio.private_chat(user)
+        sent = []
+        for _ in range(messages):
+            started = time.perf_counter()
+            message = await aio.send_text(chat, user, "/ask " + rng.choice(QUESTIONS))
+            try:
+                await aio.wait_bot_messages(chat, 1, timeout)
+                latency: float | None = time.perf_counter() - started
+            except (TimeoutError, AssertionError):
+                latency = None
+            sent.append((chat.id, int(message["message_id"]), latency))
+        return sent
+
+    def run(self, users: int, messages: int, kill_after_s: float | None = None,
+            timeout: float = 120.0) -> dict[str, Any]:
+        async def everyone() -> list[list[tuple[int, int, float | None]]]:
+            killer = None
+            if kill_after_s is not None:
+                async def kill() -> None:
+                    await asyncio.sleep(kill_after_s)
+                    victim = self.processes[-1]
+                    assert victim.proc is not None
+                    victim.proc.send_signal(signal.SIGKILL)
+                killer = asyncio.create_task(kill())
+            results = await asyncio.gather(*(self.user(random.Random(seed), messages, timeout)
+                                             for seed in range(users)))
+            if killer is not None:
+                await killer
+            return results
+
+        started = time.perf_counter()
+        sent = [s for run in asyncio.run(everyone()) for s in run]
+        wall = time.perf_counter() - started
+        time.sleep(3)  # late duplicates, if any, arrive now
+        return {"wall_s": wall, "messages": len(sent),
+                "messages_per_s": sum(1 for s in sent if s[2] is not None) / wall,
+                "latency": latency_summary([s[2] for s in sent if s[2] is not None]),
+                **self.integrity(sent)}
+
+    def integrity(self, sent: list[tuple[int, int, float | None]]) -> dict[str, int]:
+        chats = {chat for chat, _, _ in sent}
+        replies: Counter[tuple[int, int]] = Counter()
+        for chat in chats:
+            for message in self.handle.bot_messages(chat):
+                quoted = (message.get("reply_to_message") or {}).get("message_id")
+                if isinstance(quoted, int):
+                    replies[(chat, quoted)] += 1
+        wanted = {(chat, message) for chat, message, _ in sent}
+        rows_in: Counter[tuple[int, int]] = Counter()
+        rows_out: Counter[tuple[int, int]] = Counter()
+        answered = set()
+        for chat, message, direction, status, reply_to in self.rows(
+                "SELECT chat_id, message_id, direction, status, "
+                "COALESCE(reply_to_message_id, 0) FROM messages"):
+            key = (int(chat), int(message))
+            if direction == "in":
+                rows_in[key] += 1
+                if status == "answered":
+                    answered.add(key)
+            elif int(reply_to):
+                rows_out[(int(chat), int(reply_to))] += 1
+        return {
+            "lost_replies": sum(1 for k in wanted if replies[k] == 0),
+            "duplicated_replies": sum(1 for k in wanted if replies[k] > 1),
+            "lost_rows": sum(1 for k in wanted
+                             if rows_in[k] == 0 or k not in answered or rows_out[k] == 0),
+            "duplicated_rows": sum(1 for k in wanted if rows_in[k] > 1 or rows_out[k] > 1),
+        }
+
+    def promote_everywhere(self, models: Path) -> dict[str, Any]:
+        """A second qa version (a copy of the serving one under a new name), ``/promote``d by
+        an admin through nginx: seconds until every live replica logs that it serves it."""
+        current = (models / "qa" / "current").read_text().strip()
+        target = f"{current}-b"
+        source, copy = models / "qa" / "versions" / current, models / "qa" / "versions" / target
+        shutil.copytree(source, copy)
+        card = json.loads((copy / "card.json").read_text())
+        card["version"] = target
+        (copy / "card.json").write_text(json.dumps(card))
+        admin = self.handle.user(99_999, "Admin", username="admin")
+        live = [p for p in self.processes if p.proc is not None and p.proc.poll() is None]
+        started = time.perf_counter()
+        self.handle.send_text(self.handle.private_chat(admin), admin, f"/promote qa {target}")
+        seen: dict[int, float] = {}
+        noticed: dict[int, float] = {}  # a follower read the moved pointer (then it loads)
+        while len(seen) < len(live) and time.perf_counter() - started < 60:
+            for i, process in enumerate(live):
+                log = process.current_log()
+                if i not in noticed and f"pointer moved to {target}" in log:
+                    noticed[i] = time.perf_counter() - started
+                if i not in seen and f"serving qa version {target}" in log:
+                    seen[i] = time.perf_counter() - started
+            time.sleep(0.05)
+        return {"version": target, "replicas": len(live), "served_by": len(seen),
+                "seconds_until_all": max(seen.values()) if len(seen) == len(live) else None,
+                "seconds_each": sorted(seen.values()),
+                "followers_noticed_after_s": sorted(noticed.values())}
+
+
+def measure(users: int, messages: int, counts: list[int]) -> dict[str, Any]:
+    from botapi_emulator import BotAPIHarness
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
+    models = workdir / "models"
+    models.mkdir()
+    api = BotAPIHarness().start()
+    pg = PostgresServer.start(max_connections=400)
+    nginx = Nginx(workdir)
+    runs, kill, promote = [], None, None
+    try:
+        for count in counts:
+            cluster = Cluster(api, pg, nginx, workdir, models, count, {})
+            try:
+                result = cluster.run(users, messages)
+                runs.append({"replicas": count, **result})
+                print(runs[-1], flush=True)
+                if count == max(counts) and count > 1:
+                    promote = cluster.promote_everywhere(models)
+                    print("promote", promote, flush=True)
+                    kill = {"replicas": count, **cluster.run(
+                        users, messages, kill_after_s=max(1.0, result["wall_s"] / 3))}
+                    print("SIGKILL", kill, flush=True)
+            finally:
+                cluster.stop()
+    finally:
+        nginx.stop()
+        pg.stop()
+        api.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"users": users, "messages_per_user": messages, "runs": runs, "sigkill": kill,
+            "promote": promote, "machine": machine()}
+
+
+def write_outputs(result: dict[str, Any], out: Path) -> None:
+    write_json("replicas", result, out)
+    head = ["replicas", "users x messages", "messages/s", "p50 ms", "p95 ms", "p99 ms",
+            "lost / duplicated replies", "lost / duplicated rows"]
+
+    def row(name: str, run: dict[str, Any]) -> list[object]:
+        lat = run["latency"]
+        return [name, f"{result['users']} x {result['messages_per_user']}",
+                f"{run['messages_per_s']:.1f}", f"{lat['p50_ms']:.0f}", f"{lat['p95_ms']:.0f}",
+                f"{lat['p99_ms']:.0f}", f"{run['lost_replies']} / {run['duplicated_replies']}",
+                f"{run['lost_rows']} / {run['duplicated_rows']}"]
+
+    rows = [row(str(r["replicas"]), r) for r in result["runs"]]
+    if result["sigkill"]:
+        rows.append(row(f"{result['sigkill']['replicas']}, one SIGKILLed", result["sigkill"]))
+    m = result["machine"]
+    lines = [f"{m['cpu_count']} CPUs, load average {m['load_average_1m']:.1f} at the end, "
+             f"{m['measured_at']}; `/ask` (qa) only, through nginx and the Bot API emulator.",
+             "", *table(head, rows)]
+    if result["promote"]:
+        p = result["promote"]
+        lines += ["", f"`/promote qa {p['version']}` on one replica: served by {p['served_by']} "
+                  f"of {p['replicas']} live replicas, the last after "
+                  + (f"{p['seconds_until_all']:.2f} s" if p["seconds_until_all"] is not None
+                     else "(not all within 60 s)")
+                  + " (each: " + ", ".join(f"{t:.1f}" for t in p["seconds_each"]) + " s; the "
+                  "followers read the moved pointer after "
+                  + ", ".join(f"{t:.1f}" for t in p.get("followers_noticed_after_s", []))
+                  + " s, the rest is loading the version)."]
+    write_markdown("replicas", lines, out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=5)
+    parser.add_argument("--replicas", default="1,2,4")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    counts = [int(c) for c in args.replicas.split(",")]
+    write_outputs(measure(args.users, args.messages, counts), args.out)
+
+
+if __name__ == "__main__":
+    main()
