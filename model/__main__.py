@@ -68,6 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             resume=args.resume,
             promote=args.promote,
             max_train_pairs=args.max_train_pairs,
+            extra_corpora=not args.no_extra_corpora,
             overrides=_parse_overrides(args.set or []),
             verbose=verbose,
             events=events,
@@ -103,8 +104,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if predictor.spec.kind == "chat":
         bank = load_split(settings.data_dir / "tasks" / predictor.spec.corpus, "train", False)
 
+    from model.dictionary import strip_mark
+
     def predict_texts(texts: list[str]) -> list[str]:
-        return [p.text for p in predictor.predict(texts, beam=not args.greedy)]
+        found = predictor.predict(texts, beam=not args.greedy,
+                                  dictionary=False if args.no_dictionary else None)
+        return [strip_mark(p.text) for p in found]
 
     result = evaluate_pairs(predictor.spec, predict_texts, pairs, bank=bank or None)
     result["version"] = predictor.version
@@ -263,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the last interrupted run")
     p.add_argument("--promote", choices=["auto", "yes", "no"], default="auto")
     p.add_argument("--max-train-pairs", type=int)
+    p.add_argument("--no-extra-corpora", action="store_true",
+                   help="train on the task's corpus only (not its extra corpora, e.g. the "
+                        "everyday and dictionary pairs of the translation tasks)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a hyper-parameter, e.g. --set decoder_units=128")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
@@ -277,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version")
     p.add_argument("--limit", type=int)
     p.add_argument("--greedy", action="store_true", help="greedy instead of beam search")
+    p.add_argument("--no-dictionary", action="store_true",
+                   help="translate: no dictionary answers for short inputs (the model only)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_evaluate)
 

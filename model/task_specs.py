@@ -12,6 +12,26 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 @dataclass(frozen=True)
+class ExtraCorpus:
+    """Training pairs mixed into a task's own training split (never into dev or test): the
+    corpus' ``train.tsv`` (same column order as the task's corpus; swapped with the task),
+    at most ``cap`` pairs (a fixed sample), each repeated ``repeats`` times per epoch. This is
+    how a source gets its own weight."""
+
+    corpus: str  # folder under <data>/tasks/
+    repeats: int = 1
+    cap: int | None = None
+
+
+# Everyday sentences are few (chatterbot-aligned): repeated; dictionary glosses are phrases,
+# not sentences: a fixed sample, so the technical sentences still dominate. Back-translated
+# pairs (model.backtranslate) have a synthetic Chinese side, so they only train zh -> en.
+EVERYDAY = ExtraCorpus("translate-everyday", repeats=8)
+DICTIONARY = ExtraCorpus("translate-dictionary", repeats=1, cap=30_000)
+BACKTRANSLATED = ExtraCorpus("translate-backtranslated", repeats=1)
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """What a task learns (which corpus, which direction) and how it is trained by default."""
 
@@ -32,6 +52,8 @@ class TaskSpec:
     # Extra CompiledDecoder options for beam search (alpha, length_bonus, no_repeat_ngram,
     # antilm_weight, antilm_steps); chosen on the dev set, see the README's chat results.
     decoding: dict[str, Any] = field(default_factory=dict)
+    # mixed into training when the data comes from the corpus cache (not with --data)
+    extra_corpora: tuple[ExtraCorpus, ...] = ()
     description: str = ""
 
 
@@ -43,7 +65,8 @@ TASKS: dict[str, TaskSpec] = {
         target_lang="zh",
         kind="translate",
         model=ModelConfig(max_source_len=64, max_target_len=64),
-        description="English -> Simplified Chinese (software and documentation text)",
+        extra_corpora=(EVERYDAY, DICTIONARY),
+        description="English -> Simplified Chinese (software, documentation and everyday text)",
     ),
     "translate-zh-en": TaskSpec(
         name="translate-zh-en",
@@ -52,7 +75,8 @@ TASKS: dict[str, TaskSpec] = {
         target_lang="en",
         kind="translate",
         model=ModelConfig(max_source_len=64, max_target_len=64),
-        description="Simplified Chinese -> English (software and documentation text)",
+        extra_corpora=(EVERYDAY, DICTIONARY, BACKTRANSLATED),
+        description="Simplified Chinese -> English (software, documentation and everyday text)",
     ),
     "chat": TaskSpec(
         name="chat",
