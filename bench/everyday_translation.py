@@ -6,7 +6,8 @@ the technical test sets, both directions, with and without the dictionary lookup
 Each model decodes each set once (beam search, the task's beam size); "with dictionary" then
 replaces the outputs of short inputs that are exactly a CC-CEDICT entry by the dictionary's
 answer, which is what ``Predictor.predict`` does (the " (dictionary)" mark is not scored).
-Everyday: ``tests/fixtures/translate/everyday-test.tsv`` (never trained on). Technical:
+Everyday: ``tests/fixtures/translate/everyday-test.tsv`` and ``everyday-dev.tsv`` (never
+trained on). Technical:
 ``<data>/tasks/translate-en-zh/test-short.tsv`` and the first ``--tech-limit`` pairs of
 ``test.tsv``, as ``make evaluate-all``. Results: ``bench/results/everyday_translation.{json,md}``.
 """
@@ -29,12 +30,14 @@ from model.task_specs import PRETRAINED_DIR, get_task
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "translate"
 
 
-def sets(data_dir: Path, tech_limit: int, everyday: Path) -> dict[str, list[tuple[str, str]]]:
+def sets(data_dir: Path, tech_limit: int, everyday: Path, short_limit: int | None = None
+         ) -> dict[str, list[tuple[str, str]]]:
     """English -> Chinese pairs of every set."""
     tech = data_dir / "tasks" / "translate-en-zh"
     return {
         "everyday": read_tsv(everyday),
-        "tech-short": read_tsv(tech / "test-short.tsv"),
+        "everyday-dev": read_tsv(everyday.with_name("everyday-dev.tsv")),
+        "tech-short": read_tsv(tech / "test-short.tsv")[:short_limit],
         "tech-test": read_tsv(tech / "test.tsv")[:tech_limit],
     }
 
@@ -95,7 +98,7 @@ def markdown(report: dict[str, Any]) -> list[str]:
     ]
     for task in ("translate-en-zh", "translate-zh-en"):
         old, new = report[task]["old"], report[task]["new"]
-        for name in ("everyday", "tech-short", "tech-test"):
+        for name in ("everyday", "everyday-dev", "tech-short", "tech-test"):
             o, n = old[name], new[name]
             lines.append(
                 f"| {task} | {name} | {o['n']} | {o['model']['bleu']} | {o['model']['chrf']} "
@@ -114,12 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-zh-en", type=Path, required=True, help="version directory")
     parser.add_argument("--old-dir", type=Path, default=PRETRAINED_DIR)
     parser.add_argument("--tech-limit", type=int, default=1000)
+    parser.add_argument("--short-limit", type=int, default=None, help="(a quick check only)")
     parser.add_argument("--everyday", type=Path, default=FIXTURES / "everyday-test.tsv")
     parser.add_argument("--name", default="everyday_translation")
     args = parser.parse_args(argv)
     settings = settings_from_env()
     prepare_tensorflow(settings)
-    pairs = sets(settings.data_dir, args.tech_limit, args.everyday)
+    pairs = sets(settings.data_dir, args.tech_limit, args.everyday, args.short_limit)
     report: dict[str, Any] = {}
     for task, new in (("translate-en-zh", args.new_en_zh), ("translate-zh-en", args.new_zh_en)):
         report[task] = {"old": measure(args.old_dir / task, task, pairs),

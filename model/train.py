@@ -47,6 +47,8 @@ class TrainOptions:
     promote: str = "auto"  # "auto": only if the task has no current version; "yes"; "no"
     max_train_pairs: int | None = None
     extra_corpora: bool = True  # mix in the task's extra corpora (only without data_dir)
+    # corpus -> (repeats, cap or None): replaces the weight of the task's extra corpus
+    extra_weights: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     eval_limit: int = 1000
     overrides: dict[str, Any] = field(default_factory=dict)
     seed: int = 13
@@ -373,6 +375,9 @@ def _read_data(spec: TaskSpec, options: TrainOptions) -> _Data:
     extra: dict[str, int] = {}
     if options.data_dir is None and options.extra_corpora:
         for item in spec.extra_corpora:
+            if item.corpus in options.extra_weights:
+                repeats, cap = options.extra_weights[item.corpus]
+                item = replace(item, repeats=repeats, cap=cap)
             pairs = extra_pairs(default_data_dir() / "tasks" / item.corpus, item, spec.swap,
                                 options.seed)
             if pairs:
