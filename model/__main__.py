@@ -30,6 +30,18 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _parse_extra_weights(items: list[str]) -> dict[str, tuple[int, int | None]]:
+    """``CORPUS=REPEATS`` or ``CORPUS=REPEATS:CAP`` (``CAP`` 0: all pairs)."""
+    weights: dict[str, tuple[int, int | None]] = {}
+    for item in items:
+        corpus, _, value = item.partition("=")
+        repeats, _, cap = value.partition(":")
+        if not corpus or not repeats.isdigit() or (cap and not cap.isdigit()):
+            raise SystemExit(f"--extra expects CORPUS=REPEATS[:CAP], got {item!r}")
+        weights[corpus] = (int(repeats), int(cap) or None if cap else None)
+    return weights
+
+
 def _train_qa_or_intent(args: argparse.Namespace, kind: str, verbose: int) -> Any:
     """Train a qa or intent version (their own trainers and hyper-parameters)."""
     overrides = _parse_overrides(args.set or [])
@@ -68,6 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             resume=args.resume,
             promote=args.promote,
             max_train_pairs=args.max_train_pairs,
+            extra_corpora=not args.no_extra_corpora,
+            extra_weights=_parse_extra_weights(args.extra or []),
             overrides=_parse_overrides(args.set or []),
             verbose=verbose,
             events=events,
@@ -103,8 +117,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if predictor.spec.kind == "chat":
         bank = load_split(settings.data_dir / "tasks" / predictor.spec.corpus, "train", False)
 
+    from model.dictionary import strip_mark
+
     def predict_texts(texts: list[str]) -> list[str]:
-        return [p.text for p in predictor.predict(texts, beam=not args.greedy)]
+        found = predictor.predict(texts, beam=not args.greedy,
+                                  dictionary=False if args.no_dictionary else None)
+        return [strip_mark(p.text) for p in found]
 
     result = evaluate_pairs(predictor.spec, predict_texts, pairs, bank=bank or None)
     result["version"] = predictor.version
@@ -263,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the last interrupted run")
     p.add_argument("--promote", choices=["auto", "yes", "no"], default="auto")
     p.add_argument("--max-train-pairs", type=int)
+    p.add_argument("--extra", action="append", metavar="CORPUS=REPEATS[:CAP]",
+                   help="weight of one of the task's extra corpora: repeats per epoch and at "
+                        "most CAP pairs (0: all), e.g. translate-dictionary=1:0")
+    p.add_argument("--no-extra-corpora", action="store_true",
+                   help="train on the task's corpus only (not its extra corpora, e.g. the "
+                        "everyday and dictionary pairs of the translation tasks)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a hyper-parameter, e.g. --set decoder_units=128")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
@@ -277,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version")
     p.add_argument("--limit", type=int)
     p.add_argument("--greedy", action="store_true", help="greedy instead of beam search")
+    p.add_argument("--no-dictionary", action="store_true",
+                   help="translate: no dictionary answers for short inputs (the model only)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_evaluate)
 

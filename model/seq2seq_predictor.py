@@ -1,7 +1,9 @@
 """A loaded sequence-to-sequence version (translate, chat, summarize): ``predict(texts)``.
 
 All texts passed to one ``predict`` call are decoded together in one compiled graph call (per
-chunk of ``max_batch``), which is what the bot's micro-batching relies on.
+chunk of ``max_batch``), which is what the bot's micro-batching relies on. A translate version
+answers short inputs (one to four words or characters) that are exactly a CC-CEDICT entry
+from the dictionary (:mod:`model.dictionary`), marked ``" (dictionary)"``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Predictor:
         beam_size: int | None = None,
         max_batch: int = 64,
         jit_compile: bool = True,  # XLA is 2-3x faster per request here (bench/decode.py)
+        dictionary: bool | None = None,  # short-input lookup; default: translate tasks only
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -46,6 +49,7 @@ class Predictor:
         self.beam_size = spec.beam_size if beam_size is None else beam_size
         self.max_batch = max_batch
         self.jit_compile = jit_compile
+        self.dictionary = spec.kind == "translate" if dictionary is None else dictionary
         self.decoder = CompiledDecoder(
             model, config.max_target_len, beam_size=max(self.beam_size, 1),
             jit_compile=jit_compile, utf8=utf8_tables(tokenizer.byte_values), **spec.decoding,
@@ -70,14 +74,30 @@ class Predictor:
             batch[i, : len(row)] = row
         return batch, originals
 
-    def predict(self, texts: Sequence[str], beam: bool | None = None) -> list[Prediction]:
-        """Decode every text; empty inputs get an empty prediction with confidence 0."""
+    def _lookup(self, text: str) -> Prediction | None:
+        """The dictionary's answer for a short input, with confidence 1."""
+        from model.dictionary import lookup
+
+        source_lang = "zh" if self.spec.target_lang == "en" else "en"
+        entry = lookup(text, source_lang)
+        if entry is None:
+            return None
+        return Prediction(entry.text, 1.0, self.task, self.version, sure=True)
+
+    def predict(self, texts: Sequence[str], beam: bool | None = None,
+                dictionary: bool | None = None) -> list[Prediction]:
+        """Decode every text; empty inputs get an empty prediction with confidence 0.
+        ``dictionary``: answer short inputs from the dictionary (default: ``self.dictionary``).
+        """
         texts = [normalize(str(t)) for t in texts]
         results: list[Prediction | None] = [None] * len(texts)
-        todo = [i for i, t in enumerate(texts) if t]
+        use_dictionary = self.dictionary if dictionary is None else dictionary
         for i, text in enumerate(texts):
             if not text:
                 results[i] = Prediction("", 0.0, self.task, self.version, sure=False)
+            elif use_dictionary:
+                results[i] = self._lookup(text)
+        todo = [i for i, r in enumerate(results) if r is None]
         use_beam = (self.beam_size > 1) if beam is None else beam
         for start in range(0, len(todo), self.max_batch):
             chunk = todo[start : start + self.max_batch]
@@ -96,8 +116,13 @@ class Predictor:
         return [r for r in results if r is not None]
 
     def warm_up(self, max_batch: int) -> None:
-        """Trace the decoder on one short text (XLA compiles other batch shapes on first use)."""
-        self.predict(["hello"])
+        """Trace the decoder on one short text (XLA compiles other batch shapes on first use);
+        a translate version also loads its dictionary."""
+        self.predict(["hello"], dictionary=False)
+        if self.dictionary:
+            from model.dictionary import default_dictionary
+
+            default_dictionary()
 
 
 def load_seq2seq_dir(directory: Path, spec: TaskSpec, version: str,

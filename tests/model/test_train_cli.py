@@ -108,6 +108,28 @@ def test_warm_start_continues_from_a_version(trained: tuple[Path, Path, str]) ->
     assert Registry(models).current("translate-en-zh") == version
 
 
+@pytest.mark.slow
+def test_translate_predictor_answers_short_dictionary_entries(
+        trained: tuple[Path, Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from model import dictionary
+    from model.data.everyday import hsk_words
+    from model.predictor import load_seq2seq
+    from model.settings import ModelSettings
+
+    cedict = REPO / "tests" / "fixtures" / "data" / "cedict"
+    tiny = dictionary.Dictionary(cedict / "cedict_tiny.txt",
+                                 frozenset(hsk_words([cedict / "hsk_tiny.txt"])))
+    monkeypatch.setitem(dictionary._loaded, "default", tiny)
+    _, models, version = trained
+    predictor = load_seq2seq("translate-en-zh", ModelSettings(model_dir=models, xla=False))
+    looked_up, model_made = predictor.predict(["Good morning!", "one two"])
+    assert (looked_up.text, looked_up.confidence, looked_up.sure) == ("早上好 (dictionary)",
+                                                                      1.0, True)
+    assert model_made.version == version and "(dictionary)" not in model_made.text
+    [plain] = predictor.predict(["Good morning!"], dictionary=False)
+    assert "(dictionary)" not in plain.text
+
+
 def test_evaluate_cli_reports_bad_input(tmp_path: Path) -> None:
     proc = run_cli(tmp_path, "evaluate", "--task", "chat", "--data", str(tmp_path / "none.tsv"))
     assert proc.returncode == 2
