@@ -22,12 +22,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import re2
+
 from model.data.clean import has_cjk, length_ratio_ok, word_count
 from model.data.everyday import drop_heldout, heldout_keys
 from model.data.readers import read_tsv, write_tsv
 
 CORPUS = "translate-backtranslated"
-_ENGLISH = re.compile(r"^[A-Za-z][A-Za-z0-9 ,.'!?-]*$")
+_ENGLISH = re2.compile(r"^[A-Za-z][A-Za-z0-9 ,.'!?-]*$")
 
 
 def english_turns(chat_train: Path, low: int = 3, high: int = 12) -> list[str]:

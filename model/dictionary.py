@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import re2
+
 from model.data.everyday import CEDICT_PATH, HSK_PATHS, cedict_entries, hsk_words, match_key
 
 MARK = " (dictionary)"
@@ -25,7 +27,8 @@ MAX_SENSES = 3  # glosses shown for a Chinese headword
 MAX_SENSE_WORDS = 6  # longer glosses are explanations, not translations
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_LEADING_TO = re2.compile(r"(?i)^to\s+")  # user text: RE2 (linear time, tests/test_regex_safety)
+_LATIN_WORD = re2.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def is_short(text: str, source_lang: str) -> bool:
 
 def _english_key(text: str) -> str:
     text = text.strip()
-    text = re.sub(r"^to\s+", "", text, flags=re.IGNORECASE)
+    text = _LEADING_TO.sub("", text)
     return match_key(text)
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "model")
-PREDICTOR_IMPORTERS = {"model.api", "model.__main__", "model.promotion_gate"}
+# the API and the command-line entry points, which nothing in model/ imports
+PREDICTOR_IMPORTERS = {"model.api", "model.__main__", "model.promotion_gate",
+                       "model.backtranslate"}
 
 
 def module_name(path: Path) -> str:
