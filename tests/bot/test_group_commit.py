@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ async def test_concurrent_writes_commit_together_and_return_after_the_commit(
     commits: list[int] = []
     event.listen(db.engine.sync_engine, "commit", lambda conn: commits.append(1))
 
-    def add(user_id: int) -> object:
+    def add(user_id: int) -> Callable[[UnitOfWork], Awaitable[int]]:
         async def work(uow: UnitOfWork) -> int:
             record = await uow.users.upsert(user_id, f"u{user_id}", "U", "en")
             return record.id
@@ -30,7 +31,7 @@ async def test_concurrent_writes_commit_together_and_return_after_the_commit(
         return work
 
     async def write_and_look(user_id: int) -> tuple[int, int]:
-        result = await db.write(add(user_id))  # type: ignore[arg-type]
+        result = await db.write(add(user_id))
         # committed: another connection (another process) sees the row already
         with sqlite3.connect(path) as other:
             [(seen,)] = other.execute("SELECT count(*) FROM users WHERE id=?", (user_id,))
@@ -49,8 +50,11 @@ async def test_a_failing_write_fails_alone_and_the_rest_of_its_group_commits(
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
     await db.migrate()
 
-    async def good(uow: UnitOfWork, user_id: int) -> int:
-        return (await uow.users.upsert(user_id, None, "U", None)).id
+    def good(user_id: int) -> Callable[[UnitOfWork], Awaitable[int]]:
+        async def work(uow: UnitOfWork) -> int:
+            return (await uow.users.upsert(user_id, None, "U", None)).id
+
+        return work
 
     async def bad(uow: UnitOfWork) -> int:
         await uow.users.upsert(99, None, "Half", None)  # rolled back with its transaction
@@ -58,8 +62,8 @@ async def test_a_failing_write_fails_alone_and_the_rest_of_its_group_commits(
 
     try:
         outcomes = await asyncio.gather(
-            *(db.write(lambda uow, i=i: good(uow, i)) for i in range(1, 4)),
-            db.write(bad), *(db.write(lambda uow, i=i: good(uow, i)) for i in range(4, 7)),
+            *(db.write(good(i)) for i in range(1, 4)),
+            db.write(bad), *(db.write(good(i)) for i in range(4, 7)),
             return_exceptions=True)
         assert outcomes[:3] == [1, 2, 3] and outcomes[4:] == [4, 5, 6]
         assert isinstance(outcomes[3], ValueError)
