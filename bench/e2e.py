@@ -58,6 +58,7 @@ from bench.common import (
 )
 from botapi_emulator.bot_process import REPO, TINY, BotProcess, bot_environment, tiny_corpora
 
+FIRST = ("intent", "qa")
 SHIPPED = tuple(sorted(p.parent.name for p in (REPO / "model" / "pretrained").glob("*/card.json")))
 
 QUESTIONS = [line.split("\t", 1)[0] for line in
@@ -288,7 +289,9 @@ class LiveBench(Driver):
         self.admin_id = 99_999
         defaults: dict[str, object] = {
             "model_xla": "1", "telegram_max_messages_per_s": 1000, "typing_delay_ms": 250,
-            "preload_tasks": ",".join(SHIPPED), "log_level": "INFO",
+            # the bot's default order: the models of /ask and of routing first
+            "preload_tasks": ",".join(sorted(SHIPPED, key=lambda t: (t not in FIRST, t))),
+            "log_level": "INFO",
             "admin_user_ids": self.admin_id, "retrain_budget_minutes": 15,
         }
         env = bot_environment(self.handle.token, self.handle.base_url, workdir, models,

@@ -49,9 +49,6 @@ class Services:
         await self.db.close()
 
 
-FIRST_LOADED = ("qa", "intent")  # loaded before the other PRELOAD_TASKS, in this order
-
-
 async def build_services(settings: Settings, loader: ModelLoader | None = None,
                          announce: Announce | None = None,
                          arm: ScheduleArmer | None = None) -> Services:
@@ -78,11 +75,7 @@ async def build_services(settings: Settings, loader: ModelLoader | None = None,
         threads=settings.inference_threads,
         retry_s=settings.model_retry_s,
     )
-    # one loading thread, first come first served: the models most messages need first (qa
-    # answers /ask, intent routes plain text; until it loads the RE2 rules route), then the
-    # sequence-to-sequence ones, whose XLA compilations take longest
-    inference.warm_up(sorted(settings.preload_tasks, key=lambda task: (
-        FIRST_LOADED.index(task) if task in FIRST_LOADED else len(FIRST_LOADED))))
+    inference.warm_up(settings.preload_tasks)
     conversation = Conversation(inference, Router(inference, settings.intent_min_confidence),
                                 settings.max_input_chars)
     turns = Turns(db, settings.store_group_messages, settings.default_language,
