@@ -136,7 +136,7 @@ def thread_cpu_s(pid: int) -> dict[str, float]:
 
 # Threads of the bot doing model work (bench.counted_bot names Python threads at the OS level;
 # TensorFlow's own pools are native threads, named by TensorFlow or after their creator)
-MODEL_THREADS = ("inference", "model-load", "tf_", "tf-", "Eigen", "python")
+MODEL_THREADS = ("inference", "model-load", "xla-compile", "tf_", "tf-", "Eigen", "python")
 
 
 def split_cpu(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
