@@ -434,10 +434,24 @@ class Retrain:
     """Training beside the bot: the load a retrain puts on the machine.
 
     The trainer stops early on its small data within a minute, so a shell loop starts it
-    again until ``stop``.
+    again until ``stop``. It runs as the bot runs its trainer by default: ``RETRAIN_NICE``,
+    under ``SCHED_IDLE`` when ``RETRAIN_IDLE_PRIORITY`` (``bot.config`` defaults), with
+    ``RETRAIN_THREADS`` TensorFlow threads.
     """
 
     def __init__(self, workdir: Path) -> None:
+        from bot.config import Settings
+
+        defaults = Settings.model_fields
+        nice = int(defaults["retrain_nice"].default)
+        idle = bool(defaults["retrain_idle_priority"].default)
+        threads = str(defaults["retrain_threads"].default)
+
+        def lower_priority() -> None:
+            os.nice(nice)
+            if idle and hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
         data = tiny_corpora(workdir / "retrain-data")["translate-en-zh"]
         settings = {**TINY, "embed_dim": 128, "encoder_units": 192, "decoder_units": 256,
                     "batch_size": 64}
@@ -445,12 +459,14 @@ class Retrain:
                    "--data", str(data), "--epochs", "1000", "--promote", "no", "--quiet",
                    *[item for k, v in settings.items() for item in ("--set", f"{k}={v}")]]
         env = {**os.environ, "MODEL_DIR": str(workdir / "retrain-models"),
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self.command = "python " + " ".join(command[1:]) + " (in a loop; a stand-in)"
+               "TF_CPP_MIN_LOG_LEVEL": "2", "TF_INTRA_THREADS": threads,
+               "TF_INTER_THREADS": threads}
+        self.command = ("python " + " ".join(command[1:]) + f" (in a loop, a stand-in; nice "
+                        f"{nice}{', SCHED_IDLE' if idle else ''}, {threads} TensorFlow thread(s))")
         loop = f"while true; do {shlex.join(command)}; done"
         self.proc = subprocess.Popen(["bash", "-c", loop], cwd=REPO, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=lower_priority)
         self.ps = psutil.Process(self.proc.pid)
 
     def cpu_s(self) -> float:
@@ -470,7 +486,7 @@ class Retrain:
         while time.monotonic() < deadline:
             before = self.cpu_s()
             time.sleep(2.0)
-            if self.cpu_s() - before > 2.4:
+            if self.cpu_s() - before > 1.0:  # one thread, niced: up to a core
                 return True
         return False
 
