@@ -673,13 +673,13 @@ def main() -> None:
     parser.add_argument("--xla", type=int, choices=(0, 1), default=1,
                         help="MODEL_XLA for the bot (1: the default, XLA-compiled decoding)")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", default="",
-                        help="comma-separated run names to make (default: all)")
+    parser.add_argument("--only", action="append", default=[],
+                        help="a run to make, by name (repeatable; default: all)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the bot during the qa only run (e2e-profile.md)")
     args = parser.parse_args()
     result = measure(args.users, args.messages, not args.skip_retrain, xla=bool(args.xla),
-                     only=set(args.only.split(",")) if args.only else None,
+                     only=set(args.only) or None,
                      profile=args.profile, out=args.out)
     write_outputs(result, args.out)
 
