@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import re
 import shlex
 import signal
 import subprocess
@@ -56,6 +58,7 @@ from bench.common import (
 )
 from botapi_emulator.bot_process import REPO, TINY, BotProcess, bot_environment, tiny_corpora
 
+FIRST = ("intent", "qa")
 SHIPPED = tuple(sorted(p.parent.name for p in (REPO / "model" / "pretrained").glob("*/card.json")))
 
 QUESTIONS = [line.split("\t", 1)[0] for line in
@@ -116,7 +119,162 @@ class RunResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class LiveBench:
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of a process's threads, summed by thread name (``comm``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = stat[stat.index("(") + 1: stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+# Threads of the bot doing model work (bench.counted_bot names Python threads at the OS level;
+# TensorFlow's own pools are native threads, named by TensorFlow or after their creator)
+MODEL_THREADS = ("inference", "model-load", "xla-compile", "tf_", "tf-", "Eigen", "python")
+
+
+def split_cpu(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds between two ``thread_cpu_s`` readings: event loop, other bot threads (the
+    database's), and model threads."""
+    out = {"event_loop": 0.0, "other_bot_threads": 0.0, "model": 0.0}
+    for name, total in after.items():
+        spent = total - before.get(name, 0.0)
+        if name == "MainThread":
+            out["event_loop"] += spent
+        elif name.startswith(MODEL_THREADS):
+            out["model"] += spent
+        else:
+            out["other_bot_threads"] += spent
+    return out
+
+
+class Driver:
+    """Simulated users of one emulated bot (``handle``) served by one process (``pid``)."""
+
+    handle: Any
+    aio: Any
+    next_user: int
+
+    def pid(self) -> int:
+        raise NotImplementedError
+
+    def sql_counts(self) -> dict[str, int]:
+        return {}
+
+    def new_user(self) -> tuple[Any, Any]:
+        self.next_user += 1
+        user = self.handle.user(self.next_user, f"U{self.next_user}",
+                                username=f"u{self.next_user}")
+        return user, self.handle.private_chat(user)
+
+    async def _user(self, mix: dict[str, int], messages: int, seed: int, timeout: float,
+                    think_s: float) -> list[Sent]:
+        rng = random.Random(seed)
+        if think_s:  # users who read their replies do not all start at the same instant
+            await asyncio.sleep(rng.uniform(0, 2 * think_s))
+        user, chat = await asyncio.to_thread(self.new_user)
+        kinds, weights = list(mix), list(mix.values())
+        results = []
+        for _ in range(messages):
+            kind = rng.choices(kinds, weights)[0]
+            text = message_for(kind, rng)
+            started = time.perf_counter()
+            sent = await self.aio.send_text(chat, user, text)
+            latency: float | None
+            try:
+                await self.aio.wait_bot_messages(chat, 1, timeout)
+                latency = time.perf_counter() - started
+            except (TimeoutError, AssertionError):
+                latency = None
+            results.append(Sent(chat.id, sent["message_id"], kind, latency))
+            if think_s:
+                await asyncio.sleep(rng.uniform(0, 2 * think_s))
+        return results
+
+    def run(self, name: str, mix: dict[str, int], users: int, messages: int,
+            think_s: float = 0.0, timeout: float = 120.0, profile: Path | None = None
+            ) -> RunResult:
+        """Every user at once; ``think_s``: mean pause between a reply and the next message.
+        ``profile``: py-spy samples the process meanwhile (collapsed stacks to that file)."""
+        async def everyone() -> list[list[Sent]]:
+            return await asyncio.gather(*(self._user(mix, messages, seed, timeout, think_s)
+                                          for seed in range(users)))
+
+        bot = psutil.Process(self.pid())
+        here = psutil.Process()
+        spy = None
+        if profile is not None:
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(bot.pid),
+                 "--rate", "200", "--threads", "--format", "raw", "--output", str(profile),
+                 "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        cpu_bot, cpu_here = sum(bot.cpu_times()[:2]), sum(here.cpu_times()[:2])
+        threads, sql = thread_cpu_s(bot.pid), self.sql_counts()
+        started = time.perf_counter()
+        per_user = asyncio.run(everyone())
+        result = RunResult(name, users, messages, time.perf_counter() - started)
+        threads_after, sql_after = thread_cpu_s(bot.pid), self.sql_counts()
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+        result.sent = [s for run in per_user for s in run]
+        n = max(len(result.sent), 1)
+        result.extra["think_s"] = think_s
+        result.extra["bot_cpu_ms_per_message"] = (sum(bot.cpu_times()[:2]) - cpu_bot) * 1000 / n
+        split = split_cpu(threads, threads_after)
+        result.extra["cpu_ms_per_message"] = {k: v * 1000 / n for k, v in split.items()}
+        result.extra["cpu_ms_per_message_by_thread"] = {
+            name: round((total - threads.get(name, 0.0)) * 1000 / n, 2)
+            for name, total in sorted(threads_after.items())}
+        result.extra["own_cpu_ms_per_message"] = (
+            split["event_loop"] + split["other_bot_threads"]) * 1000 / n
+        result.extra["emulator_and_users_cpu_ms_per_message"] = (
+            (sum(here.cpu_times()[:2]) - cpu_here) * 1000 / n)
+        if sql_after:
+            result.extra["sql_per_message"] = {k: (v - sql.get(k, 0)) / n
+                                               for k, v in sorted(sql_after.items())}
+        return result
+
+
+class Anchor(Driver):
+    """The anchor: ``python -m bench.anchor_bot`` (a minimal PTB application answering every
+    message with a fixed text) on its own emulated bot, through the same emulator."""
+
+    def __init__(self, api: Any, workdir: Path) -> None:
+        self.handle = api.new_bot(username="anchor_bench_bot")
+        self.aio = self.handle.aio
+        self.next_user = 500_000
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": self.handle.token,
+               "TELEGRAM_API_BASE_URL": self.handle.base_url, "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": str(REPO)}
+        self.log = (workdir / "anchor.log").open("wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.anchor_bot"], cwd=REPO,
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        user, chat = self.new_user()
+        self.handle.send_text(chat, user, "hello")
+        self.handle.wait_bot_messages(chat, 1, timeout=120)
+
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+class LiveBench(Driver):
     """The emulator (in this process) and the bot (a subprocess) for the benchmarks."""
 
     def __init__(self, workdir: Path, **settings: object) -> None:
@@ -131,21 +289,31 @@ class LiveBench:
         self.admin_id = 99_999
         defaults: dict[str, object] = {
             "model_xla": "1", "telegram_max_messages_per_s": 1000, "typing_delay_ms": 250,
-            "preload_tasks": ",".join(SHIPPED), "log_level": "INFO",
+            # the bot's default order: the models of /ask and of routing first
+            "preload_tasks": ",".join(sorted(SHIPPED, key=lambda t: (t not in FIRST, t))),
+            "log_level": "INFO",
             "admin_user_ids": self.admin_id, "retrain_budget_minutes": 15,
         }
         env = bot_environment(self.handle.token, self.handle.base_url, workdir, models,
                               **{**defaults, **settings})
         for name in ("TF_INTRA_THREADS", "TF_INTER_THREADS"):  # the bot's defaults
             env.pop(name, None)
-        self.process = BotProcess(env, workdir)
+        self.counts = workdir / "sql-counts.json"
+        env["BENCH_SQL_COUNTS"] = str(self.counts)
+        self.process = BotProcess(env, workdir, module="bench.counted_bot")
         self.next_user = 100_000
 
-    def new_user(self) -> tuple[Any, Any]:
-        self.next_user += 1
-        user = self.handle.user(self.next_user, f"U{self.next_user}",
-                                username=f"u{self.next_user}")
-        return user, self.handle.private_chat(user)
+    def pid(self) -> int:
+        assert self.process.proc is not None
+        return self.process.proc.pid
+
+    def sql_counts(self) -> dict[str, int]:
+        time.sleep(0.6)  # the bot writes its counts twice a second
+        try:
+            counts: dict[str, int] = json.loads(self.counts.read_text())
+        except (OSError, ValueError):
+            return {}
+        return counts
 
     def start(self) -> dict[str, float]:
         """Start the bot with two messages waiting; seconds to ready and to the replies."""
@@ -177,53 +345,6 @@ class LiveBench:
         if self.process.proc is not None:
             self.process.stop()
         self.api.stop()
-
-    # -- load -------------------------------------------------------------------------------
-    async def _user(self, mix: dict[str, int], messages: int, seed: int, timeout: float,
-                    think_s: float) -> list[Sent]:
-        rng = random.Random(seed)
-        if think_s:  # users who read their replies do not all start at the same instant
-            await asyncio.sleep(rng.uniform(0, 2 * think_s))
-        user, chat = await asyncio.to_thread(self.new_user)
-        kinds, weights = list(mix), list(mix.values())
-        results = []
-        for _ in range(messages):
-            kind = rng.choices(kinds, weights)[0]
-            text = message_for(kind, rng)
-            started = time.perf_counter()
-            sent = await self.aio.send_text(chat, user, text)
-            latency: float | None
-            try:
-                await self.aio.wait_bot_messages(chat, 1, timeout)
-                latency = time.perf_counter() - started
-            except (TimeoutError, AssertionError):
-                latency = None
-            results.append(Sent(chat.id, sent["message_id"], kind, latency))
-            if think_s:
-                await asyncio.sleep(rng.uniform(0, 2 * think_s))
-        return results
-
-    def run(self, name: str, mix: dict[str, int], users: int, messages: int,
-            think_s: float = 0.0, timeout: float = 120.0) -> RunResult:
-        """Every user at once; ``think_s``: mean pause between a reply and the next message."""
-        async def everyone() -> list[list[Sent]]:
-            return await asyncio.gather(*(self._user(mix, messages, seed, timeout, think_s)
-                                          for seed in range(users)))
-
-        assert self.process.proc is not None
-        bot = psutil.Process(self.process.proc.pid)
-        here = psutil.Process()
-        cpu_bot, cpu_here = sum(bot.cpu_times()[:2]), sum(here.cpu_times()[:2])
-        started = time.perf_counter()
-        per_user = asyncio.run(everyone())
-        result = RunResult(name, users, messages, time.perf_counter() - started)
-        result.sent = [s for run in per_user for s in run]
-        n = max(len(result.sent), 1)
-        result.extra["think_s"] = think_s
-        result.extra["bot_cpu_ms_per_message"] = (sum(bot.cpu_times()[:2]) - cpu_bot) * 1000 / n
-        result.extra["emulator_and_users_cpu_ms_per_message"] = (
-            (sum(here.cpu_times()[:2]) - cpu_here) * 1000 / n)
-        return result
 
     def check(self, result: RunResult, settle_s: float = 3.0) -> dict[str, Any]:
         """Lost and duplicated replies (emulator) and stored rows (database) of a run."""
@@ -313,10 +434,24 @@ class Retrain:
     """Training beside the bot: the load a retrain puts on the machine.
 
     The trainer stops early on its small data within a minute, so a shell loop starts it
-    again until ``stop``.
+    again until ``stop``. It runs as the bot runs its trainer by default: ``RETRAIN_NICE``,
+    under ``SCHED_IDLE`` when ``RETRAIN_IDLE_PRIORITY`` (``bot.config`` defaults), with
+    ``RETRAIN_THREADS`` TensorFlow threads.
     """
 
     def __init__(self, workdir: Path) -> None:
+        from bot.config import Settings
+
+        defaults = Settings.model_fields
+        nice = int(defaults["retrain_nice"].default)
+        idle = bool(defaults["retrain_idle_priority"].default)
+        threads = str(defaults["retrain_threads"].default)
+
+        def lower_priority() -> None:
+            os.nice(nice)
+            if idle and hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
         data = tiny_corpora(workdir / "retrain-data")["translate-en-zh"]
         settings = {**TINY, "embed_dim": 128, "encoder_units": 192, "decoder_units": 256,
                     "batch_size": 64}
@@ -324,12 +459,14 @@ class Retrain:
                    "--data", str(data), "--epochs", "1000", "--promote", "no", "--quiet",
                    *[item for k, v in settings.items() for item in ("--set", f"{k}={v}")]]
         env = {**os.environ, "MODEL_DIR": str(workdir / "retrain-models"),
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self.command = "python " + " ".join(command[1:]) + " (in a loop; a stand-in)"
+               "TF_CPP_MIN_LOG_LEVEL": "2", "TF_INTRA_THREADS": threads,
+               "TF_INTER_THREADS": threads}
+        self.command = ("python " + " ".join(command[1:]) + f" (in a loop, a stand-in; nice "
+                        f"{nice}{', SCHED_IDLE' if idle else ''}, {threads} TensorFlow thread(s))")
         loop = f"while true; do {shlex.join(command)}; done"
         self.proc = subprocess.Popen(["bash", "-c", loop], cwd=REPO, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=lower_priority)
         self.ps = psutil.Process(self.proc.pid)
 
     def cpu_s(self) -> float:
@@ -349,7 +486,7 @@ class Retrain:
         while time.monotonic() < deadline:
             before = self.cpu_s()
             time.sleep(2.0)
-            if self.cpu_s() - before > 2.4:
+            if self.cpu_s() - before > 1.0:  # one thread, niced: up to a core
                 return True
         return False
 
@@ -358,23 +495,42 @@ class Retrain:
         self.proc.wait(30)
 
 
-def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0, xla: bool = True
+def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0, xla: bool = True,
+            only: set[str] | None = None, profile: bool = False, out: Path = RESULTS
             ) -> dict[str, Any]:
+    """Start-up, the anchor's runs, then the bot's runs (``only``: these run names)."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     bench = LiveBench(workdir, model_xla=int(xla))
-    runs = []
+    anchor: Anchor | None = None
+    runs, anchors = [], []
+    profile_path = workdir / "profile.txt" if profile else None
     try:
         startup = bench.start()
         startup.update(bench.memory())
         print("start-up:", startup, flush=True)
-        warm = bench.run("warm-up", MIXES["mixed"], users, 4)
+        qa_only = only is not None and all(name.startswith("qa only") for name in only)
+        warm = bench.run("warm-up", MIXES["qa" if qa_only else "mixed"], users, 4)
         print(f"warm-up: {len(warm.sent)} messages in {warm.wall_s:.1f} s", flush=True)
-        # (name, mix, mean think time): back to back (saturation), and users who take about
-        # a second between a reply and their next message
-        plan = [("mixed", "mixed", 0.0), ("qa only", "qa", 0.0),
-                ("qa only, 1 s think time", "qa", think_s)]
-        for name, mix, think in plan:
-            result = bench.run(name, MIXES[mix], users, messages, think)
+        anchor = Anchor(bench.api, workdir)
+        # the anchor's CPU per message does not depend on the text: back to back and with
+        # think time (fewer updates per getUpdates call), side by side with the bot's runs
+        for name, think in (("anchor", 0.0), ("anchor, 1 s think time", think_s)):
+            result = anchor.run(name, MIXES["qa"], users, messages, think)
+            anchors.append(summarize_run(result, {}))
+            print(anchors[-1], flush=True)
+        anchor.stop()
+        anchor = None
+        # (name, mix, mean think time, messages per user): back to back (saturation), users
+        # who take about a second between a reply and their next message, and each task alone
+        plan = [("mixed", "mixed", 0.0, messages), ("qa only", "qa", 0.0, messages),
+                ("qa only, 1 s think time", "qa", think_s, messages),
+                *((f"{task} only", task, 0.0, max(messages // 4, 1))
+                  for task in ("translate-en-zh", "translate-zh-en", "summarize", "plain"))]
+        plan = [step for step in plan if only is None or step[0] in only]
+        for name, mix, think, count in plan:
+            mixture = MIXES.get(mix, {mix: 1})
+            result = bench.run(name, mixture, users, count, think,
+                               profile=profile_path if name == "qa only" else None)
             runs.append(summarize_run(result, bench.check(result)))
             print(runs[-1], flush=True)
         if retrain:
@@ -384,9 +540,10 @@ def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0, xla:
                       flush=True)
                 trainer = Retrain(workdir)
                 trainer.wait_busy()
-            for name, mix, think in plan:
+            for name, mix, think, count in plan[:3]:
                 cpu_before = trainer.cpu_s()
-                result = bench.run(f"{name}, training beside", MIXES[mix], users, messages,
+                result = bench.run(f"{name}, training beside", MIXES.get(mix, {mix: 1}),
+                                   users, count,
                                    think)
                 result.extra["trainer_cpu_share"] = (trainer.cpu_s() - cpu_before) / result.wall_s
                 runs.append(summarize_run(result, bench.check(result)))
@@ -395,11 +552,43 @@ def measure(users: int, messages: int, retrain: bool, think_s: float = 1.0, xla:
             trainer.stop()
         memory = bench.memory()
     finally:
+        if anchor is not None:
+            anchor.stop()
         bench.stop()
+    if profile_path is not None and profile_path.is_file():
+        write_profile(profile_path, out)
     return {"shipped_models": list(SHIPPED), "users": users, "messages_per_user": messages,
-            "startup": startup, "memory_after_runs": memory, "runs": runs,
+            "startup": startup, "memory_after_runs": memory, "runs": runs, "anchor": anchors,
             "training_beside": retrain_command if retrain else None,
             "mixes": MIXES, "xla": xla, "machine": machine()}
+
+
+def write_profile(raw: Path, out: Path, top: int = 30) -> None:
+    """The top of py-spy's profile of the event loop thread: self and inclusive shares of
+    its samples, by function (``e2e-profile.md``)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if not frames or "MainThread" not in frames[0] or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        names = [re.sub(r" \((?:/[^)]*/)?(site-packages/|lib/python3\.\d+/)?([^)]*)\)",
+                        r" (\2)", f) for f in frames[1:]]
+        if names:
+            own[names[-1]] += n
+        for name in set(names):
+            inclusive[name] += n
+    lines = [f"py-spy, the bot's event loop thread during the `qa only` run: {total} samples "
+             "at 200 Hz (idle waits included under `select`).", "",
+             *table(["self %", "function"], [[f"{100 * n / total:.1f}", f"`{name}`"]
+                                             for name, n in own.most_common(top)]), "",
+             *table(["inclusive %", "function"], [[f"{100 * n / total:.1f}", f"`{name}`"]
+                                                  for name, n in inclusive.most_common(top)])]
+    write_markdown("e2e-profile", lines, out)
 
 
 def write_outputs(result: dict[str, Any], out: Path) -> None:
@@ -416,6 +605,22 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
                      f"{run['lost_replies']} / {run['duplicated_replies']}",
                      f"{run['lost_rows']} / {run['duplicated_rows']}",
                      f"{run['bot_cpu_ms_per_message']:.1f}"])
+    anchors = {a["think_s"] > 0: a for a in result.get("anchor", [])}
+    cpu_head = ["run", "bot CPU ms/message", "own (event loop + database threads)",
+                "model threads", "anchor ms/message", "own / anchor",
+                "SQL statements / transactions per message"]
+    cpu_rows = []
+    for run in [*result.get("anchor", []), *result["runs"]]:
+        anchor = anchors.get(run["think_s"] > 0)
+        split = run["cpu_ms_per_message"]
+        own = run["own_cpu_ms_per_message"]
+        sql = run.get("sql_per_message") or {}
+        cpu_rows.append([
+            run["name"], f"{run['bot_cpu_ms_per_message']:.1f}", f"{own:.1f}",
+            f"{split['model']:.1f}",
+            f"{anchor['own_cpu_ms_per_message']:.1f}" if anchor else "-",
+            f"**{own / anchor['own_cpu_ms_per_message']:.1f}x**" if anchor else "-",
+            f"{sql.get('statements', 0):.1f} / {sql.get('commits', 0):.2f}" if sql else "-"])
     task_rows = []
     for run in result["runs"]:
         for kind, lat in run["by_task"].items():
@@ -425,7 +630,11 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
     lines = [
         f"Shipped models {', '.join(result['shipped_models'])}; {m['cpu_count']} CPUs, load "
         f"average {m['load_average_1m']:.1f} at the end, {m['measured_at']}.", "",
-        *table(head, rows), "", "By task:", "",
+        *table(head, rows), "",
+        "CPU per message: the bot's own (its event loop and database threads) apart from its "
+        "model threads, against the anchor (`bench/anchor_bot.py`, a minimal python-telegram-bot "
+        "application answering every message with a fixed text) measured in the same run:", "",
+        *table(cpu_head, cpu_rows), "", "By task:", "",
         *table(["run", "task", "n", "p50 ms", "p95 ms", "p99 ms"], task_rows), "",
         f"Start-up: first reply (`/start`, queued before start) after {s['first_reply_s']:.1f} s,"
         f" first model answer (`/ask`) after {s['first_model_answer_s']:.1f} s, every model "
@@ -464,8 +673,14 @@ def main() -> None:
     parser.add_argument("--xla", type=int, choices=(0, 1), default=1,
                         help="MODEL_XLA for the bot (1: the default, XLA-compiled decoding)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", action="append", default=[],
+                        help="a run to make, by name (repeatable; default: all)")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the bot during the qa only run (e2e-profile.md)")
     args = parser.parse_args()
-    result = measure(args.users, args.messages, not args.skip_retrain, xla=bool(args.xla))
+    result = measure(args.users, args.messages, not args.skip_retrain, xla=bool(args.xla),
+                     only=set(args.only) or None,
+                     profile=args.profile, out=args.out)
     write_outputs(result, args.out)
 
 

@@ -26,7 +26,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.context import AppState, BotApplication, BotContext
@@ -51,6 +51,7 @@ from bot.services.inference import ModelLoader
 from bot.services.replicas import ReplicaLoad, Replicas
 from bot.storage.records import StoredMessage
 from bot.texts import ADMIN_MENU, COMMAND_MENU, GROUP_MENU, LANGUAGES, PRIVATE_MENU
+from bot.transport import default_requests
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +156,8 @@ def build_application(
     )
     inbox = Inbox()
     builder = Application.builder().application_class(DurableApplication)
-    if request is not None:
-        builder = builder.request(request)
-    polling_request = request if request is not None else HTTPXRequest(connection_pool_size=1)
+    requests, polling_request = default_requests() if request is None else (request, request)
+    builder = builder.request(requests)
     builder = builder.get_updates_request(HoldingRequest(polling_request, inbox))
     # webhook: answer Telegram's POST only once the update is stored (bot/inbox.py)
     builder = builder.update_queue(HoldingQueue(inbox, hold=bool(settings.webhook_url)))

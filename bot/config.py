@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     retrain_tolerance: float = Field(default=1.0, ge=0)
     retrain_threads: int = Field(default=1, ge=1)
     retrain_nice: int = Field(default=10, ge=0, le=19)
-    retrain_idle_priority: bool = False
+    retrain_idle_priority: bool = True  # SCHED_IDLE: serving wins (README, Performance)
     retrain_extra_args: str = ""
     retain_candidates: int = Field(default=3, ge=0)  # disk retention (bot/services/retention.py)
 

@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
+
+from bot.transport import parse_json_payload
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,10 @@ class HoldingRequest(BaseRequest):
         self.inner = inner
         self.inbox = inbox
 
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> Any:
+        return parse_json_payload(payload)
+
     @property
     def read_timeout(self) -> float | None:
         return self.inner.read_timeout
@@ -132,9 +138,9 @@ class HoldingRequest(BaseRequest):
             connect_timeout=connect_timeout, pool_timeout=pool_timeout)
         if polling and code == 200:
             try:
-                result = json.loads(payload).get("result") or []
+                result = parse_json_payload(payload).get("result") or []
                 self.inbox.fetched([int(u["update_id"]) for u in result])
-            except (ValueError, TypeError, KeyError, AttributeError):
+            except (TelegramError, ValueError, TypeError, KeyError, AttributeError):
                 pass  # PTB reports a malformed response itself
         return code, payload
 

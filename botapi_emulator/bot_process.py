@@ -163,6 +163,7 @@ class BotProcess:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     log_paths: list[Path] = field(default_factory=list)
+    module: str = "bot"  # what ``python -m`` runs (bench.e2e: a wrapper that counts SQL)
 
     @property
     def database(self) -> Path:
@@ -173,7 +174,7 @@ class BotProcess:
         log_path = self.workdir / f"bot-{self.starts}.log"
         self.log_paths.append(log_path)
         with log_path.open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=self.workdir,
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=self.workdir,
                                          env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:

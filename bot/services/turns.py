@@ -37,6 +37,7 @@ from bot.storage.repositories import (
     IGNORED,
     RECEIVED,
     MessageRepository,
+    UnitOfWork,
 )
 from bot.texts import pick_language
 
@@ -163,21 +164,23 @@ class Turns:
 
     async def _store(self, message: IncomingMessage, user: UserRecord | None,
                      chat: ChatRecord | None) -> tuple[int, UserRecord, ChatRecord] | None:
-        async with self.db.unit_of_work() as uow:
-            if user is None:
-                user = await uow.users.upsert(message.user_id, message.username,
-                                              message.first_name, message.language_code)
-            if chat is None:
-                chat = await uow.chats.upsert(message.chat_id, message.chat_type,
-                                              message.chat_title)
+        async def store(uow: UnitOfWork) -> tuple[int | None, UserRecord, ChatRecord]:
+            stored_user = user or await uow.users.upsert(
+                message.user_id, message.username, message.first_name, message.language_code)
+            stored_chat = chat or await uow.chats.upsert(
+                message.chat_id, message.chat_type, message.chat_title)
             status = RECEIVED if message.addressed else IGNORED
             row_id = await uow.messages.add_incoming(message, status, self.instance)
             if row_id is None:
                 row_id = await self._take_over(uow.messages, message)
-        self.recent.remember(user, chat)
+            return row_id, stored_user, stored_chat
+
+        # group commit: stored (and on disk) when this returns, with other turns' writes
+        row_id, user_row, chat_row = await self.db.write(store)
+        self.recent.remember(user_row, chat_row)
         if row_id is None or not message.addressed:
             return None
-        return row_id, user, chat
+        return row_id, user_row, chat_row
 
     async def _take_over(self, messages: MessageRepository, message: IncomingMessage
                          ) -> int | None:
@@ -198,11 +201,14 @@ class Turns:
         return existing.id
 
     async def finish(self, turn: Turn, sent: list[OutgoingMessage]) -> None:
-        """Record the replies and mark the message answered, in one transaction."""
-        async with self.db.unit_of_work() as uow:
+        """Record the replies and mark the message answered, in one transaction (shared with
+        other turns' writes: group commit)."""
+        async def record(uow: UnitOfWork) -> None:
             for reply in sent:
                 await uow.messages.add_outgoing(reply, turn.row_id)
             await uow.messages.set_status(turn.row_id, ANSWERED)
+
+        await self.db.write(record)
 
     async def close(self, turn: Turn, status: str = IGNORED) -> None:
         """Mark a message that gets no (further) reply: ignored, or failed."""

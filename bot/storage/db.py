@@ -13,6 +13,14 @@ checkpoints sync), so a power loss could take back transactions that already com
 the bot has already confirmed those updates to Telegram (``bot/inbox.py``). ``FULL`` syncs the
 WAL at every commit; ``python -m bench.durability`` measures what that costs (README).
 
+Group commit (``write``): the writes of a message's turn (storing it, recording its reply)
+queue up while a transaction is in flight and the next transaction commits all of them at once:
+one ``BEGIN``/``COMMIT`` and one fsync for every turn that wrote meanwhile, instead of one each.
+A caller's ``write`` returns only after the transaction holding its work has committed (so a
+message is on disk before Telegram is told it was received). If one work of a group fails, the
+group is rolled back and each of its works runs again alone in its own transaction, so a
+failure stays with its caller and the others commit.
+
 Migrations use their own connection with explicit ``BEGIN`` (DDL inside the transaction) and
 foreign keys off.
 """
@@ -21,10 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -37,6 +45,10 @@ from bot.storage.repositories import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+Work = Callable[[UnitOfWork], Awaitable[Any]]
+
+MAX_GROUP = 64  # works committed together at most
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 SYNCHRONOUS = "FULL"  # module docstring; bench/durability.py compares it with NORMAL
@@ -98,6 +110,8 @@ class Database:
             _prepare_sqlite(self.engine, synchronous=synchronous.upper())
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_turn = asyncio.Lock()
+        self._queued: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (foreign keys off while tables are rebuilt)."""
@@ -125,16 +139,71 @@ class Database:
         async with self._write_turn, self._sessions() as session, session.begin():
             yield UnitOfWork(session)
 
+    async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """``await work(uow)`` in a write transaction shared with the works queued meanwhile
+        (group commit, module docstring); returns its result once that transaction committed.
+
+        ``work`` may run twice (alone, after its group failed): it must do nothing but SQL."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)  # a caller cancelled meanwhile does not read it
+        self._queued.append((work, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued(), name="group-commit")
+        return await asyncio.shield(future)
+
+    async def _commit_queued(self) -> None:
+        while self._queued:
+            group, self._queued = self._queued[:MAX_GROUP], self._queued[MAX_GROUP:]
+            try:
+                if len(group) == 1:
+                    await self._run_alone(*group[0])
+                    continue
+                try:
+                    async with self.unit_of_work() as uow:
+                        results = [await work(uow) for work, _ in group]
+                except Exception:  # one of them failed: each alone, its error its own
+                    for work, future in group:
+                        await self._run_alone(work, future)
+                    continue
+                for (_, future), result in zip(group, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+            except BaseException as exc:  # cancelled (shut down): nobody waits forever
+                for _, future in (*group, *self._queued):
+                    if not future.done():
+                        future.set_exception(exc if isinstance(exc, Exception)
+                                             else RuntimeError("database closed"))
+                self._queued = []
+                raise
+
+    async def _run_alone(self, work: Work, future: asyncio.Future[Any]) -> None:
+        try:
+            async with self.unit_of_work() as uow:
+                result = await work(uow)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+
     async def pragma(self, name: str) -> Any:
         async with self.engine.connect() as connection:
             return (await connection.execute(text(f"PRAGMA {name}"))).scalar()
 
     async def close(self) -> None:
+        if self._committer is not None:  # the writes queued so far commit first
+            await asyncio.gather(self._committer, return_exceptions=True)
         await self.engine.dispose()
 
 
 MIGRATION_LOCK = 0x626F7431  # PostgreSQL advisory lock key: replicas starting together migrate
                              # one after the other (the others then find the schema at head)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _upgrade(connection: Connection, config: Config) -> None:

@@ -128,6 +128,9 @@ def start_retrain_bot(botapi: Any, tiny_bot_models: Path, workdir: Path, name: s
     shutil.copytree(tiny_bot_models, models)
     tiny_corpora(workdir / "corpora" / "tasks")
     admin_id = first_id
+    # SCHED_IDLE (the default) gives the trainer only CPU time nothing else wants: on a test
+    # machine busy with other work it could starve past its 3-minute budget
+    settings.setdefault("retrain_idle_priority", "false")
     live = start_live_bot(botapi, models, workdir, name, first_id + 1, ready_tasks=(TASK,),
                           admin_user_ids=admin_id, model_data_dir=workdir / "corpora",
                           retrain_tasks=TASK, typing_delay_ms=0,
