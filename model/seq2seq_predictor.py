@@ -14,6 +14,7 @@ loading a model nor a request waits for XLA.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import math
@@ -39,26 +40,51 @@ COMPILER_NICE = 10  # the background XLA compilations yield to serving
 
 
 class _Compiler:
-    """One background thread that compiles (predictor, decoding, shape) with XLA, in order."""
+    """One background thread that compiles (predictor, decoding, shape) with XLA, in order.
+
+    At exit the thread is stopped before the interpreter finalizes: TensorFlow torn down under
+    a compilation in progress kills the process (SIGSEGV, or "terminate called after throwing"),
+    which a command such as ``python -m model evaluate`` would report as its own failure."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[Predictor, str, tuple[int, int]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[Predictor, str, tuple[int, int]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopped = False
 
     def submit(self, predictor: Predictor, kind: str, shape: tuple[int, int]) -> None:
         with self._lock:
+            if self._stopped:
+                return
             if self._thread is None or not self._thread.is_alive():
+                if self._thread is None:
+                    atexit.register(self.stop)
                 self._thread = threading.Thread(target=self._run, name="xla-compile",
                                                 daemon=True)
                 self._thread.start()
         self._queue.put((predictor, kind, shape))
 
+    def stop(self, timeout: float = 300.0) -> None:
+        """Drop the shapes still queued and wait for the compilation under way (at exit)."""
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        self._queue.put(None)
+        thread.join(timeout)
+
     def _run(self) -> None:
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPILER_NICE)
         while True:
-            predictor, kind, shape = self._queue.get()
+            item = self._queue.get()
+            if item is None:
+                return
+            predictor, kind, shape = item
             started = time.perf_counter()
             try:
                 source = np.full(shape, EOS_ID, np.int32)
