@@ -51,7 +51,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 # The longest test files (each starts bot processes or trains), longest first. ``make test``
 # runs files on two pytest-xdist workers (``--dist loadfile``), which take files in this order:
 # starting with the longest keeps one worker from finishing the run alone on a long file.
-LONGEST_FIRST = ("e2e/test_bot_restart.py", "e2e/test_bot_retrain.py", "e2e/test_bot_faults.py",
+LONGEST_FIRST = ("e2e/test_bot_retrain.py", "e2e/test_bot_restart.py", "e2e/test_bot_faults.py",
                  "model/test_train_cli.py", "e2e/test_bot_load.py", "e2e/test_bot_learning.py",
                  "e2e/test_bot_groups.py", "model/test_seq2seq.py", "e2e/test_bot_private.py",
                  "model/test_qa.py", "e2e/test_bot_webhook.py")

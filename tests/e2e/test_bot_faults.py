@@ -26,7 +26,8 @@ from tests.e2e.test_bot_restart import FREE_TEXT, numbers, wait_replies
 def bot(botapi: Any, bot_models: Path, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[LiveBot]:
     live = start_live_bot(botapi, bot_models, tmp_path_factory.mktemp("bot-faults"),
-                          "rnn_faults_bot", 8000, tf_intra_threads=1, tf_inter_threads=1)
+                          "rnn_faults_bot", 8000, tf_intra_threads=1, tf_inter_threads=1,
+                          preload_tasks="translate-en-zh")  # every message here is /translate
     yield live
     assert live.process.stop() == 0
     log = live.process.log()
