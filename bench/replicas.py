@@ -28,10 +28,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -124,7 +127,8 @@ class Cluster:
     """N replicas of one emulated bot, one database, one model directory."""
 
     def __init__(self, api: Any, pg: PostgresServer, nginx: Nginx, workdir: Path, models: Path,
-                 count: int, extra: dict[str, object]) -> None:
+                 count: int, extra: dict[str, object],
+                 ready: tuple[str, ...] = ("loaded qa version",)) -> None:
         self.handle = api.new_bot(username=f"rnn_replicas_{count}_bot")
         self.database = f"bench_{count}_{int(time.time())}"
         pg.execute(f"CREATE DATABASE {self.database}")
@@ -136,17 +140,19 @@ class Cluster:
         for i, port in enumerate(self.ports):
             home = workdir / f"replica-{count}-{i}"
             home.mkdir(parents=True, exist_ok=True)
-            env = bot_environment(
-                self.handle.token, self.handle.base_url, home, models,
-                database_url=pg.url(self.database), bot_data_dir=shared,
-                webhook_url=nginx.url, webhook_listen="127.0.0.1", webhook_port=port,
-                webhook_secret_token=SECRET, replicas="on", replica_timeout_s=5,
-                replica_heartbeat_s=1, preload_tasks="qa", telegram_max_messages_per_s=1000,
-                admin_user_ids=99_999, **extra)
+            settings: dict[str, object] = {
+                "database_url": pg.url(self.database), "bot_data_dir": shared,
+                "webhook_url": nginx.url, "webhook_listen": "127.0.0.1", "webhook_port": port,
+                "webhook_secret_token": SECRET, "replicas": "on", "replica_timeout_s": 5,
+                "replica_heartbeat_s": 1, "preload_tasks": "qa",
+                "telegram_max_messages_per_s": 1000, "admin_user_ids": 99_999}
+            settings.update(extra)
+            env = bot_environment(self.handle.token, self.handle.base_url, home, models,
+                                  **settings)
             self.processes.append(BotProcess(env, home))
         for process in self.processes:  # one after another: the first installs the models
             process.start()
-            process.wait_for_log([" ready", "loaded qa version"], timeout=600)
+            process.wait_for_log([" ready", *ready], timeout=600)
         self.next_user = 200_000
 
     def stop(self) -> None:
@@ -232,37 +238,184 @@ class Cluster:
             "duplicated_rows": sum(1 for k in wanted if rows_in[k] > 1 or rows_out[k] > 1),
         }
 
-    def promote_everywhere(self, models: Path) -> dict[str, Any]:
+    def promote_everywhere(self, models: Path, times: int = 1) -> dict[str, Any]:
         """A second qa version (a copy of the serving one under a new name), ``/promote``d by
-        an admin through nginx: seconds until every live replica logs that it serves it."""
-        current = (models / "qa" / "current").read_text().strip()
-        target = f"{current}-b"
-        source, copy = models / "qa" / "versions" / current, models / "qa" / "versions" / target
-        shutil.copytree(source, copy)
-        card = json.loads((copy / "card.json").read_text())
-        card["version"] = target
-        (copy / "card.json").write_text(json.dumps(card))
+        an admin through nginx, then the first one again, ``times`` promotions in all: for
+        each, seconds until every live replica logs that it serves it."""
+        first = (models / "qa" / "current").read_text().strip()
+        second = f"{first}-b"
+        source, copy = models / "qa" / "versions" / first, models / "qa" / "versions" / second
+        if not copy.exists():
+            shutil.copytree(source, copy)
+            card = json.loads((copy / "card.json").read_text())
+            card["version"] = second
+            (copy / "card.json").write_text(json.dumps(card))
         admin = self.handle.user(99_999, "Admin", username="admin")
         live = [p for p in self.processes if p.proc is not None and p.proc.poll() is None]
-        started = time.perf_counter()
-        self.handle.send_text(self.handle.private_chat(admin), admin, f"/promote qa {target}")
-        seen: dict[int, float] = {}
-        noticed: dict[int, float] = {}  # a follower read the moved pointer (then it loads)
-        while len(seen) < len(live) and time.perf_counter() - started < 60:
-            for i, process in enumerate(live):
-                log = process.current_log()
-                if i not in noticed and f"pointer moved to {target}" in log:
-                    noticed[i] = time.perf_counter() - started
-                if i not in seen and f"serving qa version {target}" in log:
-                    seen[i] = time.perf_counter() - started
-            time.sleep(0.05)
-        return {"version": target, "replicas": len(live), "served_by": len(seen),
-                "seconds_until_all": max(seen.values()) if len(seen) == len(live) else None,
-                "seconds_each": sorted(seen.values()),
-                "followers_noticed_after_s": sorted(noticed.values())}
+        time.sleep(15)  # start-up chores (answer banks, the first requests' shapes) settle
+        promotions = []
+        for n in range(times):
+            target = second if n % 2 == 0 else first
+            marks = [len(p.current_log()) for p in live]
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            self.handle.send_text(self.handle.private_chat(admin), admin,
+                                  f"/promote qa {target}")
+            seen: dict[int, float] = {}
+            while len(seen) < len(live) and time.perf_counter() - started < 60:
+                for i, process in enumerate(live):
+                    if i not in seen and (f"serving qa version {target}"
+                                          in process.current_log()[marks[i]:]):
+                        seen[i] = time.perf_counter() - started
+                time.sleep(0.02)
+            promotions.append({"version": target, "load_average_1m": load,
+                               "served_by": len(seen),
+                               "seconds_until_all": (max(seen.values())
+                                                     if len(seen) == len(live) else None),
+                               "seconds_each": sorted(seen.values())})
+            print("promote", len(live), promotions[-1], flush=True)
+            time.sleep(2)  # the replicas settle (the old version is released)
+        complete = [p["seconds_until_all"] for p in promotions
+                    if p["seconds_until_all"] is not None]
+        return {"replicas": len(live), "promotions": promotions,
+                "median_seconds_until_all": statistics.median(complete) if complete else None,
+                "max_seconds_until_all": max(complete) if complete else None,
+                "all_within_60_s": len(complete) == len(promotions)}
 
 
-def measure(users: int, messages: int, counts: list[int]) -> dict[str, Any]:
+def leader_kill(workdir: Path) -> dict[str, Any]:
+    """The retrain leader SIGKILLed in the middle of a real training run (a tiny chat model,
+    ``python -m model train``), 2 replicas: seconds until the other leads and arms the
+    schedule, whether the registry's pointer still names a complete version, what became of
+    the killed run, and the re-run (an admin's /retrain, through nginx, to the new leader)."""
+    from botapi_emulator import BotAPIHarness
+    from botapi_emulator.bot_process import prepare_models, tiny_corpora
+    from model.api import open_registry
+
+    cache = Path(tempfile.gettempdir()) / "rnnbot-bench-models"
+    tiny = prepare_models(cache, workdir / "tiny", tiny=True, tasks=("chat",))
+    models = workdir / "models"
+    shutil.copytree(tiny, models)
+    tiny_corpora(workdir / "corpora" / "tasks")
+    api = BotAPIHarness().start()
+    pg = PostgresServer.start(max_connections=100)
+    nginx = Nginx(workdir)
+    registry = open_registry(models)
+    try:
+        cluster = Cluster(api, pg, nginx, workdir, models, 2, {
+            "preload_tasks": "chat", "retrain_tasks": "chat", "retrain_schedule": "1d",
+            "model_data_dir": workdir / "corpora", "retrain_budget_minutes": 3,
+            "retrain_extra_args": "--epochs 6", "retrain_idle_priority": "false",
+            "retrain_tolerance": 5}, ready=("loaded chat version",))
+        try:
+            serving = registry.current("chat")
+            versions_before = sorted(v.version for v in registry.versions("chat"))
+            [(leader_pid,)] = cluster.rows("SELECT pid FROM replicas WHERE leader")
+            [leader] = [p for p in cluster.processes
+                        if p.proc is not None and p.proc.pid == int(leader_pid)]
+            [other] = [p for p in cluster.processes if p is not leader]
+            admin = cluster.handle.user(99_999, "Admin", username="admin")
+            chat = cluster.handle.private_chat(admin)
+            cluster.handle.send_text(chat, admin, "/retrain chat")  # nginx: either replica
+            deadline = time.monotonic() + 300
+            progress = 0.0
+            while progress < 0.15:  # the trainer reported its first epoch(s)
+                assert time.monotonic() < deadline, leader.current_log()[-3000:]
+                rows = cluster.rows("SELECT progress FROM retrain_runs WHERE status='running'")
+                progress = float(rows[0][0] or 0) if rows else 0.0
+                time.sleep(0.1)
+            trainer = [int(m) for m in PID.findall(leader.current_log())]
+            assert leader.proc is not None
+            leader.proc.send_signal(signal.SIGKILL)
+            killed = time.perf_counter()
+            leader.proc.wait(30)
+            took_over = armed = None
+            while time.perf_counter() - killed < 120 and (took_over is None or armed is None):
+                log = other.current_log()
+                if took_over is None and "this replica leads" in log:
+                    took_over = time.perf_counter() - killed
+                if armed is None and "next scheduled retrain of chat" in log:
+                    armed = time.perf_counter() - killed
+                time.sleep(0.05)
+            time.sleep(1)
+            killed_run = cluster.rows("SELECT id, status, candidate_version, error "
+                                      "FROM retrain_runs WHERE status != 'queued' ORDER BY id")
+            pointer = registry.current("chat")
+            complete = pointer is not None and _complete(registry, pointer)
+            versions_after_kill = sorted(v.version for v in registry.versions("chat"))
+            trainer_alive = [pid for pid in trainer if _alive(pid)]
+            # the re-run, on the new leader
+            started = time.perf_counter()
+            cluster.handle.send_text(chat, admin, "/retrain chat")
+            rerun: list[list[str]] = []
+            while time.perf_counter() - started < 600:
+                rerun = cluster.rows("SELECT id, status, candidate_version FROM retrain_runs "
+                                     "WHERE status NOT IN ('queued', 'interrupted') "
+                                     "ORDER BY id")
+                if rerun and rerun[-1][1] != "running":
+                    break
+                time.sleep(0.5)
+            rerun_s = time.perf_counter() - started
+            final = registry.current("chat")
+            return {
+                "killed_after_progress": progress, "serving_before": serving,
+                "seconds_until_new_leader": took_over, "seconds_until_schedule_armed": armed,
+                "killed_run": killed_run, "trainer_pids": trainer,
+                "trainer_pids_alive_after": trainer_alive,
+                "pointer_after_kill": pointer, "pointer_names_complete_version": complete,
+                "versions_unchanged_by_kill": versions_after_kill == versions_before,
+                "rerun": rerun[-1] if rerun else None, "rerun_s": rerun_s,
+                "pointer_after_rerun": final,
+                "pointer_after_rerun_complete": final is not None and _complete(registry, final),
+                "load_average_1m": os.getloadavg()[0]}
+        finally:
+            cluster.stop()
+    finally:
+        nginx.stop()
+        pg.stop()
+        api.stop()
+
+
+PID = re.compile(r"retrain run \d+: model started as pid (\d+)")
+
+
+def _complete(registry: Any, version: str) -> bool:
+    try:
+        registry.check_version("chat", version)
+        return True
+    except Exception:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, dead and not yet reaped by its new parent, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def leader_kill_lines(k: dict[str, Any]) -> list[str]:
+    run = k["killed_run"][0] if k["killed_run"] else ["?", "?", "?", "?"]
+    return [
+        "The retrain leader SIGKILLed during a real training run (tiny chat model, 2 replicas, "
+        f"killed at {k['killed_after_progress']:.0%} of the run; load average "
+        f"{k['load_average_1m']:.1f}):", "",
+        f"- the other replica led after {_seconds(k['seconds_until_new_leader'])} s and armed "
+        f"the schedule after {_seconds(k['seconds_until_schedule_armed'])} s;",
+        f"- the killed run: `{run[1]}` ({run[3]}); its trainer processes alive afterwards: "
+        f"{len(k['trainer_pids_alive_after'])} of {len(k['trainer_pids'])};",
+        f"- the pointer named `{k['pointer_after_kill']}` (the version before: "
+        f"`{k['serving_before']}`), a complete version: {k['pointer_names_complete_version']}; "
+        f"the versions on disk unchanged: {k['versions_unchanged_by_kill']};",
+        f"- the re-run (/retrain through nginx, run by the new leader): `{k['rerun']}` after "
+        f"{k['rerun_s']:.0f} s; the pointer then names `{k['pointer_after_rerun']}`, complete: "
+        f"{k['pointer_after_rerun_complete']}."]
+
+
+def measure(users: int, messages: int, counts: list[int], promotions: int
+            ) -> dict[str, Any]:
     from botapi_emulator import BotAPIHarness
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -271,17 +424,19 @@ def measure(users: int, messages: int, counts: list[int]) -> dict[str, Any]:
     api = BotAPIHarness().start()
     pg = PostgresServer.start(max_connections=400)
     nginx = Nginx(workdir)
-    runs, kill, promote = [], None, None
+    runs, kill, promote = [], None, []
     try:
         for count in counts:
             cluster = Cluster(api, pg, nginx, workdir, models, count, {})
             try:
-                result = cluster.run(users, messages)
-                runs.append({"replicas": count, **result})
-                print(runs[-1], flush=True)
-                if count == max(counts) and count > 1:
-                    promote = cluster.promote_everywhere(models)
-                    print("promote", promote, flush=True)
+                result = None
+                if users:
+                    result = cluster.run(users, messages)
+                    runs.append({"replicas": count, **result})
+                    print(runs[-1], flush=True)
+                if count > 1 and promotions:
+                    promote.append(cluster.promote_everywhere(models, promotions))
+                if result is not None and count == max(counts) and count > 1:
                     kill = {"replicas": count, **cluster.run(
                         users, messages, kill_after_s=max(1.0, result["wall_s"] / 3))}
                     print("SIGKILL", kill, flush=True)
@@ -296,8 +451,8 @@ def measure(users: int, messages: int, counts: list[int]) -> dict[str, Any]:
             "promote": promote, "machine": machine()}
 
 
-def write_outputs(result: dict[str, Any], out: Path) -> None:
-    write_json("replicas", result, out)
+def write_outputs(result: dict[str, Any], out: Path, name: str = "replicas") -> None:
+    write_json(name, result, out)
     head = ["replicas", "users x messages", "messages/s", "p50 ms", "p95 ms", "p99 ms",
             "lost / duplicated replies", "lost / duplicated rows"]
 
@@ -313,19 +468,28 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
         rows.append(row(f"{result['sigkill']['replicas']}, one SIGKILLed", result["sigkill"]))
     m = result["machine"]
     lines = [f"{m['cpu_count']} CPUs, load average {m['load_average_1m']:.1f} at the end, "
-             f"{m['measured_at']}; `/ask` (qa) only, through nginx and the Bot API emulator.",
-             "", *table(head, rows)]
+             f"{m['measured_at']}; `/ask` (qa) only, through nginx and the Bot API emulator."]
+    if rows:
+        lines += ["", *table(head, rows)]
     if result["promote"]:
-        p = result["promote"]
-        lines += ["", f"`/promote qa {p['version']}` on one replica: served by {p['served_by']} "
-                  f"of {p['replicas']} live replicas, the last after "
-                  + (f"{p['seconds_until_all']:.2f} s" if p["seconds_until_all"] is not None
-                     else "(not all within 60 s)")
-                  + " (each: " + ", ".join(f"{t:.1f}" for t in p["seconds_each"]) + " s; the "
-                  "followers read the moved pointer after "
-                  + ", ".join(f"{t:.1f}" for t in p.get("followers_noticed_after_s", []))
-                  + " s, the rest is loading the version)."]
-    write_markdown("replicas", lines, out)
+        lines += ["", "`/promote qa VERSION` by an admin through nginx (the shipped qa model and "
+                  "a copy of it, in turn): seconds until every replica logs that it serves it.",
+                  "", *table(
+                      ["replicas", "promotions", "median s", "max s", "each (s)",
+                       "load average (1 min) at each"],
+                      [[p["replicas"], len(p["promotions"]),
+                        _seconds(p["median_seconds_until_all"]),
+                        _seconds(p["max_seconds_until_all"]),
+                        ", ".join(_seconds(q["seconds_until_all"]) for q in p["promotions"]),
+                        ", ".join(f"{q['load_average_1m']:.1f}" for q in p["promotions"])]
+                       for p in result["promote"]])]
+    if result.get("leader_kill"):
+        lines += ["", *leader_kill_lines(result["leader_kill"])]
+    write_markdown(name, lines, out)
+
+
+def _seconds(value: float | None) -> str:
+    return "over 60" if value is None else f"{value:.2f}"
 
 
 def main() -> None:
@@ -333,10 +497,26 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--replicas", default="1,2,4")
+    parser.add_argument("--promotions", type=int, default=5,
+                        help="promotions measured with each replica count over 1")
+    parser.add_argument("--name", default="replicas", help="results file name")
+    parser.add_argument("--leader-kill", action="store_true",
+                        help="only: the retrain leader SIGKILLed during a real training run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     counts = [int(c) for c in args.replicas.split(",")]
-    write_outputs(measure(args.users, args.messages, counts), args.out)
+    if args.leader_kill:
+        workdir = Path(tempfile.mkdtemp(prefix="bench-leader-"))
+        try:
+            result = {"leader_kill": leader_kill(workdir), "machine": machine()}
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(result, flush=True)
+        write_json(args.name, result, args.out)
+        write_markdown(args.name, leader_kill_lines(result["leader_kill"]), args.out)
+        return
+    write_outputs(measure(args.users, args.messages, counts, args.promotions), args.out,
+                  args.name)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from telegram import (
 )
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     BaseHandler,
     CallbackQueryHandler,
@@ -46,7 +45,7 @@ from bot.handlers import (
 from bot.handlers.errors import on_error
 from bot.inbox import DurableApplication, HoldingQueue, HoldingRequest, Inbox
 from bot.services.container import build_services
-from bot.services.flood_share import FloodShare
+from bot.services.flood_budget import SharedBudget, SharedRateLimiter
 from bot.services.inference import ModelLoader
 from bot.services.replicas import ReplicaLoad, Replicas
 from bot.storage.records import StoredMessage
@@ -147,7 +146,7 @@ def build_application(
         if application.bot_data.services is not None:
             await application.bot_data.services.close()
 
-    rate_limiter = AIORateLimiter(
+    rate_limiter = SharedRateLimiter(
         overall_max_rate=settings.telegram_max_messages_per_s,
         overall_time_period=1,
         group_max_rate=settings.telegram_group_messages_per_min,
@@ -240,8 +239,13 @@ async def start_replica(application: BotApplication, settings: Settings) -> None
         on_leadership=lambda: model_admin.start_retraining(application),
         heartbeat_s=settings.replica_heartbeat_s, timeout_s=settings.replica_timeout_s,
         pointer_s=settings.replica_pointer_s, recovery_window_s=settings.recovery_window_s,
-        on_count=FloodShare(application.bot.rate_limiter, settings.telegram_max_messages_per_s,
-                            settings.telegram_group_messages_per_min).apply)
+        stage=services.versions.stage,
+        on_retrain_request=lambda: model_admin.run_requested_retrains(application))
+    services.versions.on_switch = replicas.announce_model
+    limiter = application.bot.rate_limiter
+    if isinstance(limiter, SharedRateLimiter):  # Telegram's limits: one budget for all
+        limiter.budget = SharedBudget(services.db, settings.telegram_max_messages_per_s,
+                                      settings.telegram_group_messages_per_min)
     services.replicas = services.insights.replicas = replicas
     services.turns.owner_alive = replicas.owner_alive
     services.turns.before_answer = replicas.wait_for_earlier

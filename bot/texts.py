@@ -348,6 +348,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "A retrain of {task} is running ({phase}). Try again when it is done.",
         "zh": "{task} 正在重训({phase})。请等它结束后再试。",
     },
+    "retrain_requested": {
+        "en": "Retrain of {task} requested: the replica that runs retrains takes it now; this "
+              "message will show its progress.",
+        "zh": "已请求重训 {task}:负责重训的副本马上接手;本消息会显示进度。",
+    },
     "retrain_phase_snapshot": {
         "en": "Retraining {task}: taking a snapshot of the training data...",
         "zh": "正在重训 {task}:保存训练数据快照……",

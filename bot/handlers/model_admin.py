@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from telegram import ReplyParameters, Update
+from telegram import Bot, ReplyParameters, Update
 from telegram.error import TelegramError
 
 from bot.config import ALL_TASKS
@@ -136,12 +136,24 @@ async def retrain(update: Update, context: BotContext) -> str | None:
     tasks = [task] if task else list(services.settings.retrain_tasks)
     message = update.effective_message
     assert message is not None
+    replicas = services.replicas
+    if replicas is not None and not replicas.leader:  # the leader runs it, and edits this
+        posted = await message.reply_text(
+            say(turn.lang, "retrain_requested", task=", ".join(tasks)),
+            reply_parameters=ReplyParameters(message.message_id,
+                                             allow_sending_without_reply=True))
+        await services.turns.finish(turn, [OutgoingMessage(
+            posted.chat_id, posted.message_id, posted.text or "", message.message_id)])
+        await replicas.request_retrain(tasks, turn.user_id, posted.chat_id, posted.message_id,
+                                       turn.lang)
+        return f"requested {','.join(tasks)} from the leader"
     posted = await message.reply_text(
         say(turn.lang, "retrain_phase_snapshot", task=tasks[0]),
         reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True))
     await services.turns.finish(turn, [OutgoingMessage(
         posted.chat_id, posted.message_id, posted.text or "", message.message_id)])
-    progress = ProgressMessage(context, posted.chat_id, posted.message_id, turn.lang)
+    progress = ProgressMessage(context.bot, posted.chat_id, posted.message_id, turn.lang,
+                               services.settings.retrain_tolerance)
     job = services.retrain.start(tasks, "admin", turn.user_id, progress)
     job.add_done_callback(progress.finish)
     return f"started {','.join(tasks)}"
@@ -150,12 +162,13 @@ async def retrain(update: Update, context: BotContext) -> str | None:
 class ProgressMessage:
     """Edits one message as a run goes: phase, percentage, ETA; at the end, the outcome."""
 
-    def __init__(self, context: BotContext, chat_id: int, message_id: int, lang: str) -> None:
-        self.bot = context.bot
+    def __init__(self, bot: Bot, chat_id: int, message_id: int, lang: str,
+                 tolerance: float) -> None:
+        self.bot = bot
         self.chat_id, self.message_id, self.lang = chat_id, message_id, lang
         self.shown, self.phase = "", ("", "")
         self.edited_at = 0.0
-        self.tolerance = context.services.settings.retrain_tolerance
+        self.tolerance = tolerance
         self._last: asyncio.Future[None] | None = None  # the final edit (kept referenced)
 
     async def __call__(self, progress: RunProgress) -> None:
@@ -165,9 +178,9 @@ class ProgressMessage:
                                   time.monotonic() - self.edited_at < PROGRESS_EDIT_S):
             return
         self.phase = (progress.task, progress.phase)
-        await self._edit(text)
+        await self.show(text)
 
-    async def _edit(self, text: str) -> None:
+    async def show(self, text: str) -> None:
         self.shown, self.edited_at = text, time.monotonic()
         with contextlib.suppress(TelegramError):
             await self.bot.edit_message_text(text, chat_id=self.chat_id,
@@ -178,7 +191,7 @@ class ProgressMessage:
         if job.cancelled() or job.exception() is not None:
             return
         text = "\n\n".join(describe(o, self.lang, self.tolerance) for o in job.result())
-        self._last = asyncio.ensure_future(self._edit(text))
+        self._last = asyncio.ensure_future(self.show(text))
 
 
 def progress_text(progress: RunProgress, lang: str) -> str:
@@ -195,6 +208,27 @@ def _duration(seconds: float) -> str:
 
 
 # -- wiring: announcements and the schedule ---------------------------------------------------
+async def run_requested_retrains(application: BotApplication) -> None:
+    """The leader: run the admins' /retrain requests that other replicas stored (each edits
+    the acknowledgement the admin got with the progress and the outcome)."""
+    services = application.bot_data.services
+    if services is None or services.replicas is None:
+        return
+    for request in await services.replicas.take_retrain_requests():
+        progress = ProgressMessage(application.bot, request.chat_id, request.message_id,
+                                   request.lang, services.settings.retrain_tolerance)
+        active = services.retrain.active
+        if services.retrain.busy and active is not None:
+            phase = active.phase + (f" {active.fraction:.0%}" if active.fraction else "")
+            await progress.show(say(request.lang, "retrain_busy", task=active.task,
+                                     phase=phase))
+            continue
+        log.info("running the retrain of %s that admin %s asked another replica for",
+                 ",".join(request.tasks), request.requested_by)
+        job = services.retrain.start(request.tasks, "admin", request.requested_by, progress)
+        job.add_done_callback(progress.finish)
+
+
 def admin_announcer(application: BotApplication, admin_ids: Sequence[int]) -> Announce:
     """Tells every admin a text (the services built at start-up are given this)."""
 

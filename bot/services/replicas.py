@@ -22,13 +22,18 @@ home-made clustering, only the database and the registry's pointer files:
   interrupted): the holder of a PostgreSQL session advisory lock on a connection it keeps.
   When the leader dies its connection closes, the lock is free, and the next replica to try
   (every heartbeat) takes over the schedule from the ``queued`` rows in the database.
-* **Models follow the pointer** (every ``REPLICA_POINTER_S``): a version promoted or rolled
-  back by another process moved the registry's ``current`` pointer; this replica loads it
-  beside the serving one and swaps (requests in flight finish on the old one). A version it
-  cannot load is not retried until the pointer moves again; it keeps serving its version and
-  reports the failure in its row (``/status``).
-* **Telegram's limits**: each of N live replicas sends at most 1/N of them
-  (``bot/services/flood_share.py``), rescaled at each heartbeat.
+* **Models follow the pointer**: a version promoted or rolled back by another process moved the
+  registry's ``current`` pointer; this replica loads it beside the serving one and swaps
+  (requests in flight finish on the old one). On PostgreSQL the promoting process says so
+  with ``NOTIFY`` (channel ``rnnbot_models``) twice: when it starts loading the version
+  (``staging``: every replica starts loading it at once, and swaps only when the pointer
+  names it) and when it moved the pointer (``moved``). The pointer is also read every
+  ``REPLICA_POINTER_S``: the fallback for a lost notification, and the only path on SQLite.
+  Only the task whose pointer moved is loaded. A version it cannot load is not retried until
+  the pointer moves again; it keeps serving its version and reports the failure in its row
+  (``/status``).
+* **Telegram's limits**: one budget in the database that the replicas lease small blocks of
+  (``bot/services/flood_budget.py``).
 * **Answer banks**: when the taught pairs or forgotten pairs in the database change, the
   serving qa bank is brought up to date (``Learning.sync_bank``, ``Privacy.apply``).
 
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -57,6 +63,8 @@ from bot.storage.records import StoredMessage
 from bot.storage.replicas import (
     ReplicaRecord,
     ReplicaRepository,
+    RetrainRequestRepository,
+    RetrainRequestRow,
     earlier_unanswered,
     stale_before,
 )
@@ -64,6 +72,9 @@ from bot.storage.replicas import (
 log = logging.getLogger(__name__)
 
 LEADER_LOCK = 0x626F7432  # the advisory lock key of the retrain schedule's leader
+MODELS_CHANNEL = "rnnbot_models"  # NOTIFY: a version is being promoted / the pointer moved
+RETRAIN_CHANNEL = "rnnbot_retrain"  # NOTIFY: an admin asked for a retrain (the leader runs it)
+REQUEST_TTL_S = 3600.0  # an admin's retrain request no leader took within this expires
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,9 @@ class Replicas:
                  on_leadership: Callable[[], Awaitable[None]],
                  heartbeat_s: float = 5.0, timeout_s: float = 20.0, pointer_s: float = 1.0,
                  recovery_window_s: float = 900.0, order_wait_s: float = 30.0,
-                 on_count: Callable[[int], None] | None = None) -> None:
+                 on_count: Callable[[int], None] | None = None,
+                 stage: Callable[[str, str, asyncio.Event], Awaitable[None]] | None = None,
+                 on_retrain_request: Callable[[], Awaitable[None]] | None = None) -> None:
         self.db = db
         self.instance = instance
         self.served, self.current, self.follow = served, current, follow
@@ -92,6 +105,8 @@ class Replicas:
         self.heartbeat_s, self.timeout_s, self.pointer_s = heartbeat_s, timeout_s, pointer_s
         self.recovery_window_s, self.order_wait_s = recovery_window_s, order_wait_s
         self.on_count = on_count  # the number of live replicas, at each heartbeat
+        self.stage = stage  # load a version about to be promoted elsewhere; swap once current
+        self.on_retrain_request = on_retrain_request  # the leader takes admins' requests
         self.host, self.pid, self.started_at = socket.gethostname(), os.getpid(), utcnow()
         self.leader = False
         self.failed: dict[str, str] = {}  # task -> the version the pointer names, not loadable
@@ -100,18 +115,24 @@ class Replicas:
         self._requeued: set[int] = set()
         self._task: asyncio.Task[None] | None = None  # heartbeat, leader, sweep
         self._follower: asyncio.Task[None] | None = None  # model pointers, answer banks
+        self._listener: AsyncConnection | None = None  # LISTEN (PostgreSQL)
+        self._wake = asyncio.Event()  # a pointer moved (NOTIFY): read the pointers now
+        self._staging: dict[tuple[str, str], asyncio.Event] = {}  # set: abandoned
+        self._chores: set[asyncio.Task[None]] = set()
+        self._taking = asyncio.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         """Register (before this process stores any message), try to lead, start the loop."""
         await self.beat()
+        await self._listen()
         await self._try_to_lead()
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._beating(), name="replica-heartbeat")
         self._follower = loop.create_task(self._following(), name="replica-follower")
 
     async def close(self) -> None:
-        for task in (self._task, self._follower):
+        for task in (self._task, self._follower, *self._chores):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -119,9 +140,10 @@ class Replicas:
         with contextlib.suppress(Exception):
             async with self.db.unit_of_work() as uow:
                 await ReplicaRepository(uow.session).remove(self.instance)
-        if self._lock_connection is not None:
-            with contextlib.suppress(Exception):
-                await self._lock_connection.close()
+        for connection in (self._lock_connection, self._listener):
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
 
     async def _beating(self) -> None:
         """Quick work only: a model load here would stop the heartbeat and look like death."""
@@ -129,8 +151,11 @@ class Replicas:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self.beat()
+                await self._listen()
                 await self._try_to_lead()
                 await self.sweep()
+                if self.leader and self.on_retrain_request is not None:
+                    await self.on_retrain_request()  # poll: a lost NOTIFY, or none (SQLite)
             except Exception:
                 log.exception("replica heartbeat failed; trying again")
 
@@ -138,7 +163,9 @@ class Replicas:
         """Slow work: loading a version another process made current, updating answer banks."""
         next_banks = 0.0
         while True:
-            await asyncio.sleep(self.pointer_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.pointer_s)
+            self._wake.clear()
             try:
                 await self.follow_pointers()
                 if time.monotonic() >= next_banks:
@@ -236,6 +263,118 @@ class Replicas:
                 await self._lock_connection.close()
             self._lock_connection = None
             return False
+
+    # -- notifications (PostgreSQL) ----------------------------------------------------------
+    async def _listen(self) -> None:
+        """LISTEN on a connection of its own (again after it was lost); nothing on SQLite."""
+        if self.db.engine.dialect.name != "postgresql":
+            return
+        if self._listener is not None:
+            driver = await self._driver(self._listener)
+            if driver is not None and not driver.is_closed():
+                return
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+        try:
+            connection = await self.db.engine.connect()
+            driver = await self._driver(connection)
+            assert driver is not None
+            await driver.add_listener(MODELS_CHANNEL, self._notified)
+            await driver.add_listener(RETRAIN_CHANNEL, self._notified)
+            self._listener = connection
+            self._wake.set()  # notifications may have been missed: read the pointers now
+        except Exception:
+            log.exception("cannot LISTEN for other replicas' notifications; polling only")
+
+    @staticmethod
+    async def _driver(connection: AsyncConnection) -> Any:
+        raw = await connection.get_raw_connection()
+        return raw.driver_connection
+
+    async def notify(self, channel: str, payload: dict[str, str]) -> None:
+        """NOTIFY the other replicas (a failure is logged: the polls are the fallback)."""
+        if self.db.engine.dialect.name != "postgresql":
+            return
+        try:
+            async with self.db.unit_of_work() as uow:
+                await uow.session.execute(
+                    sa.text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": channel,
+                     "payload": json.dumps({**payload, "from": self.instance})})
+        except Exception:
+            log.exception("NOTIFY %s failed; the others find out by polling", channel)
+
+    async def announce_model(self, task: str, version: str, phase: str) -> None:
+        """ModelVersions' hook: ``staging`` (loading it), ``moved`` (pointer written) or
+        ``abandoned`` (it failed to load: the others drop what they staged)."""
+        await self.notify(MODELS_CHANNEL, {"task": task, "version": version, "phase": phase})
+
+    def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+            if not isinstance(message, dict) or message.get("from") == self.instance:
+                return
+            if channel == RETRAIN_CHANNEL:
+                if self.leader and self.on_retrain_request is not None:
+                    self._chore(self.on_retrain_request(), "retrain-request")
+                return
+            task, version, phase = (str(message.get(k, "")) for k in
+                                    ("task", "version", "phase"))
+        except Exception:
+            log.warning("ignored a malformed notification on %s: %.200r", channel, payload)
+            return
+        if phase == "staging" and self.stage is not None:
+            if task in self.served() and (task, version) not in self._staging:
+                log.info("%s %s is being promoted by another replica: loading it now", task,
+                         version)
+                abandoned = self._staging[(task, version)] = asyncio.Event()
+                self._chore(self._stage(task, version, abandoned), f"stage-{task}")
+        elif phase == "abandoned":
+            if (event := self._staging.get((task, version))) is not None:
+                event.set()
+        else:
+            self._wake.set()
+
+    async def _stage(self, task: str, version: str, abandoned: asyncio.Event) -> None:
+        assert self.stage is not None
+        try:
+            await self.stage(task, version, abandoned)
+        except Exception as exc:  # the pointer poll tries again and reports a failure
+            log.info("staging %s %s ended without a swap (%s: %s)", task, version,
+                     type(exc).__name__, exc)
+        finally:
+            self._staging.pop((task, version), None)
+            self._wake.set()
+
+    def _chore(self, coroutine: Awaitable[None], name: str) -> None:
+        async def run() -> None:
+            try:
+                await coroutine
+            except Exception:
+                log.exception("%s failed", name)
+
+        task = asyncio.get_running_loop().create_task(run(), name=name)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    # -- admins' retrain requests (run by the leader) ------------------------------------------
+    async def request_retrain(self, tasks: list[str], requested_by: int, chat_id: int,
+                              message_id: int, lang: str) -> int:
+        """Store an admin's /retrain for the leader and wake it (NOTIFY); the request's id."""
+        async with self.db.unit_of_work() as uow:
+            request_id = await RetrainRequestRepository(uow.session).add(
+                tasks, requested_by, chat_id, message_id, lang)
+        await self.notify(RETRAIN_CHANNEL, {"request": str(request_id)})
+        return request_id
+
+    async def take_retrain_requests(self) -> list[RetrainRequestRow]:
+        """The leader's: the pending requests, claimed (none if this replica does not lead)."""
+        if not self.leader:
+            return []
+        async with self._taking, self.db.unit_of_work() as uow:
+            return await RetrainRequestRepository(uow.session).take(
+                self.instance, stale_before(REQUEST_TTL_S))
 
     # -- models and answer banks --------------------------------------------------------------
     async def follow_pointers(self) -> None:

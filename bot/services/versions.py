@@ -14,7 +14,9 @@ loads (``bot/services/fallback.py``); the pointer stays, and the admins are told
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,9 @@ class ModelVersions:
         self.notices = notices or AdminNotices(lang)
         self.retention = retention
         self._locks: dict[str, asyncio.Lock] = {}
+        # several replicas: told (task, version, phase) when a switch starts loading
+        # ("staging"), wrote the pointer ("moved") or failed ("abandoned"); bot/app.py sets it
+        self.on_switch: Callable[[str, str, str], Awaitable[None]] | None = None
 
     @property
     def announce(self) -> Announce | None:
@@ -100,8 +105,14 @@ class ModelVersions:
 
             async def write_pointer() -> None:
                 await asyncio.to_thread(registry.promote, task, version)
+                await self._tell(task, version, "moved")
 
-            await self._load(task, version, write_pointer)
+            await self._tell(task, version, "staging")
+            try:
+                await self._load(task, version, write_pointer)
+            except SwitchFailed:
+                await self._tell(task, version, "abandoned")
+                raise
         await self.prune()
         return version
 
@@ -116,8 +127,14 @@ class ModelVersions:
 
             async def write_pointer() -> None:
                 done.append(await asyncio.to_thread(self._registry().rollback, task))
+                await self._tell(task, done[0], "moved")
 
-            await self._load(task, target, write_pointer)
+            await self._tell(task, target, "staging")
+            try:
+                await self._load(task, target, write_pointer)
+            except SwitchFailed:
+                await self._tell(task, target, "abandoned")
+                raise
             if done[0] != target:  # someone moved the pointer meanwhile: serve what it says
                 await self._load(task, done[0])
         await self.prune()
@@ -132,6 +149,36 @@ class ModelVersions:
                     or self.inference.versions().get(task) == version):
                 return
             await self.inference.reload(task, version)
+
+    async def stage(self, task: str, version: str, abandoned: asyncio.Event,
+                    wait_s: float = 300.0) -> None:
+        """Load ``version``, which another process is promoting, at once, and serve it as soon
+        as the pointer names it (so that every replica loads at the same time, not after the
+        promoting one). Nothing is switched if it is ``abandoned``, the pointer names another
+        version, or ``wait_s`` passes; the loader's error is raised."""
+        async with self._lock(task):
+            if self.inference.versions().get(task) == version:
+                return
+
+            async def until_current() -> None:
+                deadline = time.monotonic() + wait_s
+                while (current := await asyncio.to_thread(self.current, task)) != version:
+                    if abandoned.is_set() or time.monotonic() > deadline:
+                        raise SwitchFailed(f"{task} {version} was not made current")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(abandoned.wait(), 0.05)
+                    if current is not None and current != self.inference.versions().get(task):
+                        # the pointer moved to a third version meanwhile: follow that instead
+                        raise SwitchFailed(f"the {task} pointer names {current}")
+
+            await self.inference.reload(task, version, until_current)
+
+    async def _tell(self, task: str, version: str, phase: str) -> None:
+        if self.on_switch is not None:
+            try:
+                await self.on_switch(task, version, phase)
+            except Exception:
+                log.exception("telling the other replicas about %s %s failed", task, version)
 
     async def prune(self, snapshots: bool = False) -> None:
         """Apply the disk retention policy; a failure is logged, never raised."""

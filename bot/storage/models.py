@@ -261,3 +261,34 @@ class Replica(Base):
     in_flight: Mapped[int] = mapped_column(sa.Integer, default=0)  # updates being handled
     handled: Mapped[int] = mapped_column(default=0)  # updates handled since it started
     leader: Mapped[bool] = mapped_column(default=False)  # runs the retrain schedule
+
+
+# -- retrain requests and the shared flood budget (migration 0006) ---------------------------
+class RetrainRequest(Base):
+    """An admin's /retrain taken by a replica that does not lead: the leader runs it and edits
+    the acknowledgement (``chat_id``, ``message_id``) with the progress and the outcome."""
+
+    __tablename__ = "retrain_requests"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    tasks: Mapped[list[str]] = mapped_column(sa.JSON)
+    requested_by: Mapped[int]
+    chat_id: Mapped[int]
+    message_id: Mapped[int]
+    lang: Mapped[str] = mapped_column(sa.String(8))
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)  # pending | taken
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    taken_by: Mapped[str | None] = mapped_column(sa.String(32))  # the leader's instance
+    taken_at: Mapped[datetime | None]
+
+
+class FloodBudget(Base):
+    """One of Telegram's limits shared by the replicas: ``used`` tokens of the current
+    ``window`` (an index: Unix time // the limit's period) leased so far."""
+
+    __tablename__ = "flood_budget"
+
+    key: Mapped[str] = mapped_column(sa.String(48), primary_key=True)  # "all", "chat:-100..."
+    window: Mapped[int]
+    used: Mapped[int] = mapped_column(sa.Integer)
+

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import insert_on_conflict
-from bot.storage.models import Message, Replica, utcnow
+from bot.storage.models import Message, Replica, RetrainRequest, utcnow
 from bot.storage.records import StoredMessage
 from bot.storage.repositories import RECEIVED, _message
 
@@ -84,6 +84,50 @@ class ReplicaRepository:
                    sa.or_(Message.instance.is_(None), Message.instance.not_in(alive)))
             .order_by(Message.id))
         return [_message(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class RetrainRequestRow:
+    id: int
+    tasks: list[str]
+    requested_by: int
+    chat_id: int
+    message_id: int
+    lang: str
+
+
+class RetrainRequestRepository:
+    """Admins' /retrain commands taken by replicas that do not lead, for the leader."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, tasks: list[str], requested_by: int, chat_id: int, message_id: int,
+                  lang: str) -> int:
+        row = RetrainRequest(tasks=list(tasks), requested_by=requested_by, chat_id=chat_id,
+                             message_id=message_id, lang=lang[:8], status="pending",
+                             created_at=utcnow())
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def take(self, instance: str, since: datetime) -> list[RetrainRequestRow]:
+        """Claim every pending request made after ``since`` (one UPDATE: one taker each),
+        oldest first; older pending ones expire."""
+        await self.session.execute(
+            sa.update(RetrainRequest)
+            .where(RetrainRequest.status == "pending", RetrainRequest.created_at < since)
+            .values(status="expired"))
+        rows = (await self.session.execute(
+            sa.update(RetrainRequest)
+            .where(RetrainRequest.status == "pending")
+            .values(status="taken", taken_by=instance, taken_at=utcnow())
+            .returning(RetrainRequest.id, RetrainRequest.tasks, RetrainRequest.requested_by,
+                       RetrainRequest.chat_id, RetrainRequest.message_id,
+                       RetrainRequest.lang))).all()
+        return sorted((RetrainRequestRow(r.id, [str(t) for t in r.tasks], r.requested_by,
+                                         r.chat_id, r.message_id, r.lang) for r in rows),
+                      key=lambda r: r.id)
 
 
 async def earlier_unanswered(session: AsyncSession, chat_id: int, message_id: int,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from telegram import Update
 
 from bot.handlers.incoming import incoming_message
+from bot.services.flood_budget import SharedRateLimiter
 from tests.bot.conftest import BotHarness, HarnessFactory
 from tests.bot.fakes import Person
 from tests.bot.test_durability import RegistryModels
@@ -45,8 +46,9 @@ async def until(condition: Callable[[], Any], timeout: float = 5.0) -> float:
 
 async def two(make_harness: HarnessFactory, loader: Callable[[], Any] | None = None,
               **overrides: Any) -> tuple[BotHarness, BotHarness]:
-    first = await make_harness(loader() if loader else None, **FAST, **overrides)
-    second = await make_harness(loader() if loader else None, **FAST, **overrides)
+    settings = {**FAST, **overrides}
+    first = await make_harness(loader() if loader else None, **settings)
+    second = await make_harness(loader() if loader else None, **settings)
     second.api._next_message_id = 50_000  # one Telegram: the bot's messages have distinct ids
     second.chatter = first.chatter  # one Telegram: distinct update and message ids
     return first, second
@@ -95,15 +97,14 @@ async def test_one_leader_and_another_takes_over_when_it_dies(
     status = (await a.send(ADMIN, "/status"))[0]
     assert "Replicas (2):" in status and status.count("(leader)") == 1
     assert ra.instance[:8] in status and rb.instance[:8] in status
-    # Telegram's limit (30/s by default) is shared: 15/s each while both live
-    await until(lambda: all(h.app.bot.rate_limiter._base_limiter.max_rate == 15  # type: ignore
-                            for h in (a, b)))
+    # Telegram's limits are one budget in the database (tested below)
+    assert all(isinstance(h.app.bot.rate_limiter, SharedRateLimiter)
+               and h.app.bot.rate_limiter.budget is not None for h in (a, b))
     assert ra._lock_connection is not None and ra._task is not None
     ra._task.cancel()
     await ra._lock_connection.invalidate()  # what a SIGKILL does to its connection
     took = await until(lambda: rb.leader, timeout=5)
     assert took < 2.0
-    await until(lambda: b.app.bot.rate_limiter._base_limiter.max_rate == 30)  # type: ignore
 
 
 @ON_POSTGRESQL
@@ -176,18 +177,131 @@ async def test_two_messages_of_one_chat_at_two_replicas_are_answered_in_order(
     assert len(await asyncio.wait_for(answering, 5)) == 1
 
 
-async def test_the_flood_limits_are_split_between_live_replicas() -> None:
-    from telegram.ext import AIORateLimiter
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+async def test_two_limiters_sharing_one_database_never_exceed_the_budget_together(
+        database_url: str) -> None:
+    from bot.services.flood_budget import SharedBudget
+    from bot.storage.db import Database
 
-    from bot.services.flood_share import FloodShare
+    now = [1000.0]
+    dbs = [Database(database_url), Database(database_url)]
+    try:
+        if database_url.startswith("sqlite"):
+            await dbs[0].migrate()
+        budgets = [SharedBudget(db, 10, 4, overall_block=3, group_block=2,
+                                clock=lambda: now[0]) for db in dbs]
+        sent: list[tuple[int, float]] = []
 
-    limiter = AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20,
-                             group_time_period=60)
-    group = limiter._get_group_limiter(-100)
-    share = FloodShare(limiter, 30, 20)
-    share.apply(4)
-    assert limiter._base_limiter is not None
-    assert (limiter._base_limiter.max_rate, limiter._base_limiter._rate_per_sec) == (7.5, 7.5)
-    assert group.max_rate == 5 and limiter._get_group_limiter(-200).max_rate == 5
-    share.apply(1)
-    assert limiter._base_limiter.max_rate == 30 and group.max_rate == 20
+        errors: list[BaseException] = []
+
+        async def send(replica: int, group: int | bool) -> None:
+            try:
+                await budgets[replica].acquire(group)
+            except BaseException as exc:
+                errors.append(exc)
+                raise
+            sent.append((replica, now[0]))
+
+        # 2 replicas x 8 private messages in one second: at most 10 go (the budget; a token
+        # leased by one replica and not spent is lost, at most block - 1 = 2), the others wait
+        waiting = [asyncio.create_task(send(r, False)) for r in (0, 1) for _ in range(8)]
+        await until(lambda: len(sent) >= 8 or errors, timeout=5)
+        await asyncio.sleep(0.3)
+        assert errors == [] and 8 <= len(sent) <= 10
+        first = len(sent)
+        now[0] += 1.0  # the next second: the others go
+        await asyncio.wait_for(asyncio.gather(*waiting), 5)
+        assert len(sent) == 16 and {r for r, _ in sent} == {0, 1}
+        assert sum(1 for _, t in sent if t < 1001.0) == first
+        leases = budgets[0].overall.leases + budgets[1].overall.leases
+        assert leases < 12  # a lease per block of tokens, not a round trip per message
+        # one group: 4 a minute in all, whichever replica sends
+        now[0] = 2000.0 * 60
+        sent.clear()
+        group = [asyncio.create_task(send(r, -100)) for r in (0, 1) for _ in range(3)]
+        await until(lambda: len(sent) >= 3 or errors)
+        await asyncio.sleep(0.3)
+        assert errors == [] and 3 <= len(sent) <= 4
+        now[0] += 60.0
+        await asyncio.wait_for(asyncio.gather(*group), 5)
+        assert len(sent) == 6
+    finally:
+        for db in dbs:
+            await db.close()
+
+
+class SlowRegistryModels(RegistryModels):
+    """Each load takes ``delay_s`` and records when it started."""
+
+    def __init__(self, models: Path, delay_s: float) -> None:
+        super().__init__(models, set())
+        self.delay_s = delay_s
+        self.started: dict[str, float] = {}
+
+    def __call__(self, task: str, version: str | None) -> Any:
+        self.started.setdefault(version or "current", time.monotonic())
+        time.sleep(self.delay_s)
+        return super().__call__(task, version)
+
+
+@ON_POSTGRESQL
+async def test_a_promotion_is_notified_and_the_others_load_while_the_promoter_loads(
+        make_harness: HarnessFactory, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    for version in ("v1", "v2"):
+        make_version(models, "chat", version)
+    (models / "chat" / "current").write_text("v1\n")
+    (models / "chat" / "history.json").write_text('["v1"]')
+    loaders = [SlowRegistryModels(models, 0.6), SlowRegistryModels(models, 0.6)]
+    made = iter(loaders)
+    # the pointer is read only every 60 s: the notification is what reaches b
+    a, b = await two(make_harness, lambda: next(made), model_dir=models,
+                     preload_tasks=["chat"], replica_pointer_s=60.0)
+    for h in (a, b):
+        await until(lambda h=h: h.services.inference.versions().get("chat") == "v1")
+    await a.services.versions.promote("chat", "v2")
+    promoted = time.monotonic()
+    # b began loading v2 when a did (staging), not after a had loaded it and moved the pointer
+    assert loaders[1].started["v2"] < promoted - 0.3
+    await until(lambda: b.services.inference.versions().get("chat") == "v2", timeout=5)
+    # a rollback is notified too (b has v1 in no cache: it loads it again)
+    await a.services.versions.rollback("chat")
+    await until(lambda: b.services.inference.versions().get("chat") == "v1", timeout=5)
+
+
+@ON_POSTGRESQL
+async def test_an_admins_retrain_at_a_replica_that_does_not_lead_runs_on_the_leader(
+        make_harness: HarnessFactory) -> None:
+    a, b = await two(make_harness)
+    ra, rb = a.services.replicas, b.services.replicas
+    assert ra is not None and rb is not None and ra.leader and not rb.leader
+    started: list[tuple[list[str], str, int | None, Any]] = []
+
+    def start(tasks: list[str], trigger: str, requested_by: int | None = None,
+              progress: Any = None) -> asyncio.Task[list[Any]]:
+        started.append((list(tasks), trigger, requested_by, progress))
+
+        async def run() -> list[Any]:
+            return []
+        return asyncio.ensure_future(run())
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a replica that does not lead started a retrain")
+
+    a.services.retrain.start = start  # type: ignore[method-assign]
+    b.services.retrain.start = refuse  # type: ignore[method-assign]
+    [ack] = await b.send(ADMIN, "/retrain qa")
+    assert "requested" in ack  # at once, from the replica nginx gave it to
+    await until(lambda: started, timeout=5)
+    [(tasks, trigger, requested_by, progress)] = started
+    assert (tasks, trigger, requested_by) == (["qa"], "admin", ADMIN.id)
+    [[status, taken_by, message_id]] = await a.rows(
+        "SELECT status, taken_by, message_id FROM retrain_requests")
+    assert (status, taken_by) == ("taken", ra.instance)
+    [posted] = [p for p in b.api.of("sendMessage") if "requested" in str(p["text"])]
+    assert progress.chat_id == posted["chat_id"] and progress.message_id == message_id
+    await progress.show("Retraining qa: 50%")  # the leader edits the admin's acknowledgement
+    edit = a.api.of("editMessageText")[-1]
+    assert edit["message_id"] == message_id and edit["text"] == "Retraining qa: 50%"
+    await asyncio.sleep(0.3)  # taken once: more heartbeats start nothing more
+    assert len(started) == 1

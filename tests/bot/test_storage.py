@@ -54,10 +54,10 @@ async def test_pragmas_and_schema(db: Database) -> None:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))
                    ).scalar()
         tables = set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
-    assert version == "0005"
+    assert version == "0006"
     assert {"users", "chats", "messages", "feedback", "corrections", "taught_pairs",
             "audit_log", "retrain_runs", "forgotten_users", "pending_prompts",
-            "forgotten_pairs"} <= tables
+            "forgotten_pairs", "replicas", "retrain_requests", "flood_budget"} <= tables
 
 
 async def test_migrations_match_the_models(db: Database) -> None:
