@@ -127,11 +127,19 @@ async def respond(update: Update, context: BotContext, reply: Reply,
     try:
         await context.services.turns.finish(turn, sent)
     except Exception:
-        # The user has the answer; only its record failed (rolled back: the message stays
-        # unanswered in storage, so a restart within RECOVERY_WINDOW_S answers it again).
-        # An error reply now would follow a good answer, so the log is told, not the user.
+        # The user has the answer; only its record failed (rolled back). An error reply now
+        # would follow a good answer, so the log is told, not the user. The message is marked
+        # failed on its own (no reply to it will be recorded), so that neither a restart nor
+        # another replica answers it again and the chat's next messages do not wait for it;
+        # if that fails too (the database is away), it stays unanswered in storage and a
+        # restart within RECOVERY_WINDOW_S answers it again.
         log.exception("answered message %s in chat %s but could not record the answer",
                       turn.message_id, turn.chat_id)
+        try:
+            await context.services.turns.unrecorded(turn)
+        except Exception:
+            log.exception("nor could it mark message %s in chat %s failed", turn.message_id,
+                          turn.chat_id)
         return
     log.debug("chat %s message %s: answer ready after %.0f ms (model %.0f ms), sent in %.0f ms",
               turn.chat_id, turn.message_id, (ready - turn.received_at) * 1000,

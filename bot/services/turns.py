@@ -210,6 +210,11 @@ class Turns:
 
         await self.db.write(record)
 
+    async def unrecorded(self, turn: Turn) -> None:
+        """The reply went out but recording it failed: the message is marked failed (on its
+        own, a status only), so that it is not answered again."""
+        await self.close(turn, FAILED)
+
     async def close(self, turn: Turn, status: str = IGNORED) -> None:
         """Mark a message that gets no (further) reply: ignored, or failed."""
         assert status in (IGNORED, FAILED)

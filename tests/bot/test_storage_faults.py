@@ -113,3 +113,24 @@ async def test_disk_full_when_recording_the_answer_leaves_no_half_written_rows(
     assert await harness.send(ALICE, "two") == ["chat:two"]
     assert (await message_rows(harness, ALICE.id))[1:] == [
         ("in", "answered", "two"), ("out", "sent", "chat:two")]
+
+
+async def test_a_reply_that_cannot_be_recorded_marks_the_message_failed(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Recording the reply fails once (its transaction is rolled back); the message is then
+    marked failed on its own: the user has the answer, and neither a restart nor another
+    replica answers it again."""
+    failures: list[str] = []
+
+    def first_insert_of_a_reply(sql: str) -> bool:  # the reply was sent: its record
+        return (sql.startswith("INSERT INTO messages") and not failures
+                and bool(harness.api.of("sendMessage")))
+
+    with disk_full_on(harness, first_insert_of_a_reply) as failures:
+        assert await harness.send(ALICE, "one") == ["chat:one"]
+    assert len(failures) == 1
+    assert "could not record the answer" in caplog.text
+    assert await message_rows(harness, ALICE.id) == [("in", "failed", "one")]
+    assert await harness.services.turns.interrupted(900) == []  # not answered again
+
