@@ -253,11 +253,12 @@ class Cluster:
         admin = self.handle.user(99_999, "Admin", username="admin")
         live = [p for p in self.processes if p.proc is not None and p.proc.poll() is None]
         time.sleep(15)  # start-up chores (answer banks, the first requests' shapes) settle
-        promotions = []
+        promotions: list[dict[str, Any]] = []
         for n in range(times):
             target = second if n % 2 == 0 else first
             marks = [len(p.current_log()) for p in live]
             load = os.getloadavg()[0]
+            cpu_before = [_cpu_s(p) for p in live]
             started = time.perf_counter()
             self.handle.send_text(self.handle.private_chat(admin), admin,
                                   f"/promote qa {target}")
@@ -268,14 +269,16 @@ class Cluster:
                                           in process.current_log()[marks[i]:]):
                         seen[i] = time.perf_counter() - started
                 time.sleep(0.02)
+            cpu = [round(_cpu_s(p) - before, 2) for p, before in zip(live, cpu_before,
+                                                                      strict=True)]
             promotions.append({"version": target, "load_average_1m": load,
-                               "served_by": len(seen),
+                               "cpu_s_each": cpu, "served_by": len(seen),
                                "seconds_until_all": (max(seen.values())
                                                      if len(seen) == len(live) else None),
                                "seconds_each": sorted(seen.values())})
             print("promote", len(live), promotions[-1], flush=True)
             time.sleep(2)  # the replicas settle (the old version is released)
-        complete = [p["seconds_until_all"] for p in promotions
+        complete: list[float] = [p["seconds_until_all"] for p in promotions
                     if p["seconds_until_all"] is not None]
         return {"replicas": len(live), "promotions": promotions,
                 "median_seconds_until_all": statistics.median(complete) if complete else None,
@@ -379,6 +382,16 @@ def leader_kill(workdir: Path) -> dict[str, Any]:
 PID = re.compile(r"retrain run \d+: model started as pid (\d+)")
 
 
+def _cpu_s(process: BotProcess) -> float:
+    """CPU seconds the process has used (user + system), from /proc."""
+    assert process.proc is not None
+    try:
+        fields = Path(f"/proc/{process.proc.pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _complete(registry: Any, version: str) -> bool:
     try:
         registry.check_version("chat", version)
@@ -414,8 +427,8 @@ def leader_kill_lines(k: dict[str, Any]) -> list[str]:
         f"{k['pointer_after_rerun_complete']}."]
 
 
-def measure(users: int, messages: int, counts: list[int], promotions: int
-            ) -> dict[str, Any]:
+def measure(users: int, messages: int, counts: list[int], promotions: int,
+            baseline: bool = False) -> dict[str, Any]:
     from botapi_emulator import BotAPIHarness
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -435,13 +448,22 @@ def measure(users: int, messages: int, counts: list[int], promotions: int
                     runs.append({"replicas": count, **result})
                     print(runs[-1], flush=True)
                 if count > 1 and promotions:
-                    promote.append(cluster.promote_everywhere(models, promotions))
+                    promote.append({"notify": True,
+                                    **cluster.promote_everywhere(models, promotions)})
                 if result is not None and count == max(counts) and count > 1:
                     kill = {"replicas": count, **cluster.run(
                         users, messages, kill_after_s=max(1.0, result["wall_s"] / 3))}
                     print("SIGKILL", kill, flush=True)
             finally:
                 cluster.stop()
+            if count > 1 and promotions and baseline:  # the same, polling the pointer alone
+                cluster = Cluster(api, pg, nginx, workdir, models, count,
+                                  {"replica_notify": "false"})
+                try:
+                    promote.append({"notify": False,
+                                    **cluster.promote_everywhere(models, promotions)})
+                finally:
+                    cluster.stop()
     finally:
         nginx.stop()
         pg.stop()
@@ -475,13 +497,17 @@ def write_outputs(result: dict[str, Any], out: Path, name: str = "replicas") -> 
         lines += ["", "`/promote qa VERSION` by an admin through nginx (the shipped qa model and "
                   "a copy of it, in turn): seconds until every replica logs that it serves it.",
                   "", *table(
-                      ["replicas", "promotions", "median s", "max s", "each (s)",
-                       "load average (1 min) at each"],
-                      [[p["replicas"], len(p["promotions"]),
+                      ["replicas", "how", "promotions", "median s", "max s", "each (s)",
+                       "load average (1 min) at each", "CPU s per replica (median)"],
+                      [[p["replicas"],
+                        "NOTIFY" if p.get("notify", True) else "pointer poll (1 s) alone",
+                        len(p["promotions"]),
                         _seconds(p["median_seconds_until_all"]),
                         _seconds(p["max_seconds_until_all"]),
                         ", ".join(_seconds(q["seconds_until_all"]) for q in p["promotions"]),
-                        ", ".join(f"{q['load_average_1m']:.1f}" for q in p["promotions"])]
+                        ", ".join(f"{q['load_average_1m']:.1f}" for q in p["promotions"]),
+                        "{:.1f}".format(statistics.median(
+                            c for q in p["promotions"] for c in q.get("cpu_s_each", [0.0])))]
                        for p in result["promote"]])]
     if result.get("leader_kill"):
         lines += ["", *leader_kill_lines(result["leader_kill"])]
@@ -500,6 +526,8 @@ def main() -> None:
     parser.add_argument("--promotions", type=int, default=5,
                         help="promotions measured with each replica count over 1")
     parser.add_argument("--name", default="replicas", help="results file name")
+    parser.add_argument("--baseline", action="store_true",
+                        help="promotions also with REPLICA_NOTIFY=false (the pointer poll alone)")
     parser.add_argument("--leader-kill", action="store_true",
                         help="only: the retrain leader SIGKILLed during a real training run")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -515,8 +543,8 @@ def main() -> None:
         write_json(args.name, result, args.out)
         write_markdown(args.name, leader_kill_lines(result["leader_kill"]), args.out)
         return
-    write_outputs(measure(args.users, args.messages, counts, args.promotions), args.out,
-                  args.name)
+    write_outputs(measure(args.users, args.messages, counts, args.promotions, args.baseline),
+                  args.out, args.name)
 
 
 if __name__ == "__main__":

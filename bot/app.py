@@ -240,7 +240,8 @@ async def start_replica(application: BotApplication, settings: Settings) -> None
         heartbeat_s=settings.replica_heartbeat_s, timeout_s=settings.replica_timeout_s,
         pointer_s=settings.replica_pointer_s, recovery_window_s=settings.recovery_window_s,
         stage=services.versions.stage,
-        on_retrain_request=lambda: model_admin.run_requested_retrains(application))
+        on_retrain_request=lambda: model_admin.run_requested_retrains(application),
+        notifications=settings.replica_notify)
     services.versions.on_switch = replicas.announce_model
     limiter = application.bot.rate_limiter
     if isinstance(limiter, SharedRateLimiter):  # Telegram's limits: one budget for all

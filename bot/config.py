@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     replica_heartbeat_s: float = Field(default=5.0, gt=0)
     replica_timeout_s: float = Field(default=20.0, gt=0)  # no heartbeat this long: dead
     replica_pointer_s: float = Field(default=1.0, gt=0)  # how often the model pointers are read
+    # LISTEN/NOTIFY between replicas (promotions, retrain requests); off: polling alone (e.g.
+    # behind a connection pooler in transaction mode, where LISTEN does not work)
+    replica_notify: bool = True
 
     # access and limits
     admin_user_ids: IdList = Field(default_factory=list)

@@ -96,7 +96,8 @@ class Replicas:
                  recovery_window_s: float = 900.0, order_wait_s: float = 30.0,
                  on_count: Callable[[int], None] | None = None,
                  stage: Callable[[str, str, asyncio.Event], Awaitable[None]] | None = None,
-                 on_retrain_request: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_retrain_request: Callable[[], Awaitable[None]] | None = None,
+                 notifications: bool = True) -> None:
         self.db = db
         self.instance = instance
         self.served, self.current, self.follow = served, current, follow
@@ -107,6 +108,7 @@ class Replicas:
         self.on_count = on_count  # the number of live replicas, at each heartbeat
         self.stage = stage  # load a version about to be promoted elsewhere; swap once current
         self.on_retrain_request = on_retrain_request  # the leader takes admins' requests
+        self.notifications = notifications  # LISTEN/NOTIFY on PostgreSQL (else polling alone)
         self.host, self.pid, self.started_at = socket.gethostname(), os.getpid(), utcnow()
         self.leader = False
         self.failed: dict[str, str] = {}  # task -> the version the pointer names, not loadable
@@ -267,7 +269,7 @@ class Replicas:
     # -- notifications (PostgreSQL) ----------------------------------------------------------
     async def _listen(self) -> None:
         """LISTEN on a connection of its own (again after it was lost); nothing on SQLite."""
-        if self.db.engine.dialect.name != "postgresql":
+        if self.db.engine.dialect.name != "postgresql" or not self.notifications:
             return
         if self._listener is not None:
             driver = await self._driver(self._listener)
@@ -294,7 +296,7 @@ class Replicas:
 
     async def notify(self, channel: str, payload: dict[str, str]) -> None:
         """NOTIFY the other replicas (a failure is logged: the polls are the fallback)."""
-        if self.db.engine.dialect.name != "postgresql":
+        if self.db.engine.dialect.name != "postgresql" or not self.notifications:
             return
         try:
             async with self.db.unit_of_work() as uow:
