@@ -142,6 +142,11 @@ class Replicas:
         with contextlib.suppress(Exception):
             async with self.db.unit_of_work() as uow:
                 await ReplicaRepository(uow.session).remove(self.instance)
+        if self._listener is not None:  # back in the pool, it must not call us any more
+            with contextlib.suppress(Exception):
+                driver = await self._driver(self._listener)
+                for channel in (MODELS_CHANNEL, RETRAIN_CHANNEL):
+                    await driver.remove_listener(channel, self._notified)
         for connection in (self._lock_connection, self._listener):
             if connection is not None:
                 with contextlib.suppress(Exception):

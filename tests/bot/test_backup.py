@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage import Database
 from bot.storage.copy import copy_database, main
-from bot.storage.models import Base, utcnow
+from bot.storage.models import Base, FloodBudget, utcnow
 from bot.storage.records import IncomingMessage, OutgoingMessage
-from bot.storage.replicas import ReplicaRepository
+from bot.storage.replicas import ReplicaRepository, RetrainRequestRepository
 from bot.storage.repositories import RECEIVED
 from bot.storage.training import RetrainRunRepository
 from tests.pg_server import PostgresServer
@@ -58,6 +58,8 @@ async def populate(db: Database) -> None:
         await ReplicaRepository(uow.session).beat(
             "a" * 32, "host-1", 4242, utcnow(), versions={"qa": "qa-v1"},
             failed_versions={}, in_flight=2, handled=10, leader=True)
+        await RetrainRequestRepository(uow.session).add(["qa", "chat"], 7, 7, 12, "zh")
+        uow.session.add(FloodBudget(key="chat:-5", window=29_000_000, used=3))
 
 
 async def every_row(url: str) -> dict[str, list[tuple[Any, ...]]]:
