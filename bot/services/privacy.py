@@ -51,6 +51,8 @@ WHERE_WORDS_GO = {  # table -> what /forgetme does with the user's rows
     "forgotten_pairs": "fingerprints of the pairs made from their words (no words)",
     "retrain_runs": "holds no user's words",
     "replicas": "holds no user's words (bot processes and their heartbeats)",
+    "retrain_requests": "holds no words (an admin's id and tasks); their requests are deleted",
+    "flood_budget": "holds no user's words (message counts per window)",
 }
 
 

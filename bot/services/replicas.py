@@ -276,6 +276,7 @@ class Replicas:
         """LISTEN on a connection of its own (again after it was lost); nothing on SQLite."""
         if self.db.engine.dialect.name != "postgresql" or not self.notifications:
             return
+        again = self._listener is not None
         if self._listener is not None:
             driver = await self._driver(self._listener)
             if driver is not None and not driver.is_closed():
@@ -290,7 +291,8 @@ class Replicas:
             await driver.add_listener(MODELS_CHANNEL, self._notified)
             await driver.add_listener(RETRAIN_CHANNEL, self._notified)
             self._listener = connection
-            self._wake.set()  # notifications may have been missed: read the pointers now
+            if again:  # notifications may have been missed meanwhile: read the pointers now
+                self._wake.set()
         except Exception:
             log.exception("cannot LISTEN for other replicas' notifications; polling only")
 

@@ -19,6 +19,7 @@ from bot.storage.models import (
     ForgottenUser,
     Message,
     PendingPrompt,
+    RetrainRequest,
     RetrainRun,
     TaughtPair,
     User,
@@ -293,6 +294,8 @@ class PrivacyRepository:
         counts["fingerprints"] = len(set(fingerprints))
         await self.session.execute(
             sa.update(TaughtPair).where(TaughtPair.author_id == user_id).values(author_id=None))
+        await self.session.execute(  # an admin's /retrain waiting for the leader: no words
+            sa.delete(RetrainRequest).where(RetrainRequest.requested_by == user_id))
         await self.session.execute(  # the log of admin commands keeps the act, not the person
             sa.update(AuditEntry).where(AuditEntry.user_id == user_id)
             .values(user_id=None, arguments=None))
