@@ -121,11 +121,14 @@ async def test_a_reply_that_cannot_be_recorded_marks_the_message_failed(
     """Recording the reply fails once (its transaction is rolled back); the message is then
     marked failed on its own: the user has the answer, and neither a restart nor another
     replica answers it again."""
-    failures: list[str] = []
+    chosen: list[str] = []
 
     def first_insert_of_a_reply(sql: str) -> bool:  # the reply was sent: its record
-        return (sql.startswith("INSERT INTO messages") and not failures
-                and bool(harness.api.of("sendMessage")))
+        if (sql.startswith("INSERT INTO messages") and not chosen
+                and harness.api.of("sendMessage")):
+            chosen.append(sql)
+            return True
+        return False
 
     with disk_full_on(harness, first_insert_of_a_reply) as failures:
         assert await harness.send(ALICE, "one") == ["chat:one"]
