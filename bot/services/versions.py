@@ -65,6 +65,7 @@ class ModelVersions:
         self.notices = notices or AdminNotices(lang)
         self.retention = retention
         self._locks: dict[str, asyncio.Lock] = {}
+        self._staging: dict[str, asyncio.Event] = {}  # task -> set: a switch here preempts it
         # several replicas: told (task, version, phase) when a switch starts loading
         # ("staging"), wrote the pointer ("moved") or failed ("abandoned"); bot/app.py sets it
         self.on_switch: Callable[[str, str, str], Awaitable[None]] | None = None
@@ -96,6 +97,7 @@ class ModelVersions:
 
     async def promote(self, task: str, version: str) -> str:
         """Serve ``version`` of ``task`` and make it current; SwitchFailed if it cannot load."""
+        self._preempt(task)
         async with self._lock(task):
             registry = self._registry()
             try:  # only a name the registry lists: not a path, "..", or a staging folder
@@ -119,6 +121,7 @@ class ModelVersions:
     async def rollback(self, task: str) -> str:
         """Serve the previously promoted version again; SwitchFailed if there is none or it
         cannot load (then nothing changes)."""
+        self._preempt(task)
         async with self._lock(task):
             target = self.previous(task)
             if target is None:
@@ -159,11 +162,15 @@ class ModelVersions:
         async with self._lock(task):
             if self.inference.versions().get(task) == version:
                 return
+            # a promotion or rollback here (e.g. an admin trying again after the promoting
+            # replica died) must not wait behind this for the pointer it is about to write
+            preempted = self._staging[task] = asyncio.Event()
 
             async def until_current() -> None:
                 deadline = time.monotonic() + wait_s
                 while (current := await asyncio.to_thread(self.current, task)) != version:
-                    if abandoned.is_set() or time.monotonic() > deadline:
+                    if (abandoned.is_set() or preempted.is_set()
+                            or time.monotonic() > deadline):
                         raise SwitchFailed(f"{task} {version} was not made current")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(abandoned.wait(), 0.05)
@@ -171,7 +178,15 @@ class ModelVersions:
                         # the pointer moved to a third version meanwhile: follow that instead
                         raise SwitchFailed(f"the {task} pointer names {current}")
 
-            await self.inference.reload(task, version, until_current)
+            try:
+                await self.inference.reload(task, version, until_current)
+            finally:
+                if self._staging.get(task) is preempted:
+                    del self._staging[task]
+
+    def _preempt(self, task: str) -> None:
+        if (staging := self._staging.get(task)) is not None:
+            staging.set()
 
     async def _tell(self, task: str, version: str, phase: str) -> None:
         if self.on_switch is not None:

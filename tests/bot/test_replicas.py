@@ -305,3 +305,28 @@ async def test_an_admins_retrain_at_a_replica_that_does_not_lead_runs_on_the_lea
     assert edit["message_id"] == message_id and edit["text"] == "Retraining qa: 50%"
     await asyncio.sleep(0.3)  # taken once: more heartbeats start nothing more
     assert len(started) == 1
+
+
+async def test_a_version_staged_for_another_replica_gives_way_to_a_promotion_here(
+        make_harness: HarnessFactory, tmp_path: Path) -> None:
+    """The promoting replica died after ``staging``: an admin promoting the same version here
+    does not wait for the pointer the staged load waits for (it would be the one to write
+    it)."""
+    from bot.services.versions import SwitchFailed
+
+    models = tmp_path / "models"
+    for version in ("v1", "v2"):
+        make_version(models, "chat", version)
+    (models / "chat" / "current").write_text("v1\n")
+    (models / "chat" / "history.json").write_text('["v1"]')
+    harness = await make_harness(RegistryModels(models, set()), model_dir=models,
+                                 preload_tasks=["chat"])
+    versions = harness.services.versions
+    await until(lambda: harness.services.inference.versions().get("chat") == "v1")
+    staged = asyncio.create_task(versions.stage("chat", "v2", asyncio.Event()))
+    await asyncio.sleep(0.2)  # loaded, waiting for the pointer to name v2
+    assert not staged.done()
+    await asyncio.wait_for(versions.promote("chat", "v2"), 5)
+    assert harness.services.inference.versions()["chat"] == "v2"
+    with pytest.raises(SwitchFailed):
+        await staged
