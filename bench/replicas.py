@@ -1,6 +1,12 @@
 """Benchmark: 1, 2 and 4 webhook replicas behind nginx on one PostgreSQL database.
 
     python -m bench.replicas [--users 200] [--messages 5] [--replicas 1,2,4]
+                             [--promotions 5] [--baseline] [--name replicas]
+    python -m bench.replicas --leader-kill --name replicas-leader
+
+``--users 0`` skips the load runs (promotions only); ``--baseline`` measures the promotions a
+second time with ``REPLICA_NOTIFY=false`` (the pointer poll alone); ``--leader-kill`` runs
+only the retrain leader SIGKILLed during a real training run (``leader_kill``).
 
 Everything on loopback, in one run: a throwaway PostgreSQL server (``tests/pg_server.py``),
 Debian's nginx with the location block of ``deploy/nginx.conf`` (plain HTTP here), the Bot API
@@ -13,8 +19,9 @@ Per replica count: ``--users`` simulated users, each in their own chat, send ``-
 messages per second, reply latency p50/p95/p99, lost and duplicated replies (the emulator's
 record) and rows (the database). Then, with the largest count:
 
-* ``/promote`` on one replica (through nginx): seconds until every replica logs that it serves
-  the new version;
+* ``/promote`` on one replica (through nginx), ``--promotions`` times with each replica count
+  over 1: seconds until every replica logs that it serves the new version, and the CPU
+  seconds each replica spent meanwhile;
 * one replica is killed with SIGKILL a third of the way into a run: every message answered?
   (a message it had stored is answered by another once its heartbeat is stale,
   ``REPLICA_TIMEOUT_S``, 5 s here).
