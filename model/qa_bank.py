@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from model.data.clean import has_cjk
-from model.evaluate import normalize_answer
-from model.qa_encoder import QAConfig, TextEmbedder
-from model.qa_fingerprint import pair_fingerprint
+from model.qa_config import QAConfig, TextEmbedder
+from model.qa_fingerprint import normalize_answer, pair_fingerprint
 from model.tokenizer import normalize
 
 
