@@ -142,3 +142,23 @@ def test_loading_qa_and_intent_imports_no_tensorflow(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=120, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["translate", True, []]
+
+
+def test_lexical_index_transform_matches_scikit_learn() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from model.qa_bank import LexicalIndex
+    from model.tokenizer import normalize
+
+    questions = ["how do I install a package?", "what is the capital of France",
+                 "蜘蛛有几条腿", "I", "a  b\tc", "Upper CASE words, and punctuation!!"]
+    index = LexicalIndex.fit(questions)
+    again = LexicalIndex.from_json(index.to_json())
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True,
+                                dtype=np.float32).fit([normalize(q) for q in questions])
+    texts = [*questions, "", "zzz", "How to INSTALL packages", "法国的首都", "x y z x y z"]
+    want = reference.transform([normalize(t) for t in texts])
+    for lexical in (index, again):
+        got = lexical.transform(texts)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got.toarray(), want.toarray(), atol=1e-5)
