@@ -16,16 +16,8 @@ from bot.logs import configure_logging
 
 log = logging.getLogger("bot")
 
-# The event loop shares the GIL with the threads that load, trace and XLA-compile models (pure
-# Python for seconds at a time) and run the NumPy encoders: when it waits for the GIL, it gets it
-# after at most this long (CPython's default, 5 ms, put up to 5 ms on each of the event loop's
-# many wake-ups per message). bench/results/e2e-switch-*: 50 users, mixed 41 -> 57 messages/s,
-# p95 2.06 -> 1.42 s; first model answer 4.0 -> 2.7 s, every model 36 -> 28 s.
-GIL_SWITCH_INTERVAL_S = 0.0005
-
 
 def main() -> int:
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     settings = Settings()
     if not settings.token:
         _log_to_file(settings.bot_data_dir / "console.log")
