@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
@@ -16,10 +16,17 @@ WEIGHTS = "weights.npz"
 CONFIG = "config.json"
 
 
-def save_weights(model: keras.Model, directory: Path, dtype: str = "float16") -> int:
-    """Write a Keras model's weights in compact ``dtype``; returns the file size in bytes."""
+class Weighted(Protocol):
+    """A Keras model, or a NumPy forward pass holding a version's weights."""
+
+    def get_weights(self) -> list[np.ndarray]: ...
+
+
+def save_weights(model: Weighted, directory: Path, dtype: str = "float16") -> int:
+    """Write a model's weights in compact ``dtype``; returns the file size in bytes."""
     directory = Path(directory)
-    arrays = {f"w{i:03d}": w.astype(dtype) for i, w in enumerate(model.get_weights())}
+    arrays: dict[str, Any] = {f"w{i:03d}": w.astype(dtype)
+                              for i, w in enumerate(model.get_weights())}
     np.savez_compressed(directory / WEIGHTS, **arrays)
     return (directory / WEIGHTS).stat().st_size
 

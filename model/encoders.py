@@ -1,8 +1,8 @@
 """Sentence encoders shared by the question-answering dual encoder and the intent router.
 
 ``SentenceEncoder`` is a bidirectional GRU (or LSTM) over embedded subword tokens, pooled into one
-vector per text (masked mean and max over time, concatenated, projected). ``pad_ids`` turns
-token-id lists into a padded array; ``ppmi_embeddings`` computes distributional word vectors
+vector per text (masked mean and max over time, concatenated, projected; served without
+TensorFlow by ``model.rnn_numpy``); ``ppmi_embeddings`` computes distributional word vectors
 (positive pointwise mutual information + truncated SVD, Levy & Goldberg 2014) from the project's
 own corpora, used to initialise the embedding tables so that a small RNN trained on a few
 thousand pairs starts out knowing which subwords occur in similar contexts.
@@ -10,7 +10,6 @@ thousand pairs starts out knowing which subwords occur in similar contexts.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,7 +19,6 @@ import tensorflow as tf
 from keras import layers
 
 from model.layers import PACKAGE
-from model.tokenizer import PAD_ID, Tokenizer
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
@@ -75,21 +73,6 @@ class SentenceEncoder(layers.Layer):
             "dropout": self.dropout,
             "normalize": self.normalize,
         }
-
-
-def pad_ids(rows: Sequence[Sequence[int]], multiple: int = 8, min_width: int = 8) -> np.ndarray:
-    """Right-pad token-id rows with PAD to one int32 array (width rounded up to ``multiple``)."""
-    longest = max((len(r) for r in rows), default=1)
-    width = max(int(math.ceil(max(longest, 1) / multiple) * multiple), min_width)
-    out = np.full((len(rows), width), PAD_ID, np.int32)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = row
-    return out
-
-
-def encode_texts(tokenizer: Tokenizer, texts: Iterable[str], max_len: int) -> list[list[int]]:
-    """Token ids of each text, cut to ``max_len`` (an empty text gets one UNK-free PAD-less row)."""
-    return [tokenizer.encode(text, max_len) or [PAD_ID + 1] for text in texts]
 
 
 def ppmi_embeddings(

@@ -1,11 +1,13 @@
-"""The intent model: a small RNN classifier from free text to qa | chat | translate | summarize.
+"""The intent router: from free text to qa | chat | translate | summarize, without TensorFlow.
 
-``IntentClassifier`` reads the message with a bidirectional GRU (``SentenceEncoder``) over its
-subword tokens, adds the log of the message's length in tokens (a pasted paragraph is long even
-when cut to ``max_len``) and predicts one of ``LABELS`` with a softmax. ``IntentPredictor``
-returns the label, its probability, and for ``translate`` / ``summarize`` the text the request
-is about (``extract_translation``, ``extract_summary_text`` of ``model.routing_rules``, the one
-rule set the bot's fallback routing uses too).
+The classifier (``model.intent_model.IntentClassifier``, Keras, trained by
+``model.intent_train``) reads the message with a bidirectional GRU over its subword tokens, adds
+the log of the message's length in tokens (a pasted paragraph is long even when cut to
+``max_len``) and predicts one of ``LABELS`` with a softmax. ``IntentPredictor`` returns the
+label, its probability, and for ``translate`` / ``summarize`` the text the request is about
+(``extract_translation``, ``extract_summary_text`` of ``model.routing_rules``, the one rule set
+the bot's fallback routing uses too). A loaded version runs the classifier's NumPy forward pass
+(``model.rnn_numpy``), so routing needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,25 +15,22 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
 
-from model.encoders import SentenceEncoder, pad_ids
-from model.layers import PACKAGE
 from model.prediction import Prediction
+from model.rnn_numpy import IntentClassifierNP, read_weights
 from model.routing_rules import (  # noqa: F401 (re-exported: the extraction of a prediction)
     MIN_CONFIDENCE,
     extract_summary_text,
     extract_translation,
     target_language,
 )
+from model.token_rows import pad_ids
 from model.tokenizer import PAD_ID, Tokenizer, normalize
 
 LABELS = ("qa", "chat", "translate", "summarize")
@@ -57,48 +56,6 @@ class IntentConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-@keras.saving.register_keras_serializable(PACKAGE)
-class IntentClassifier(keras.Model):
-    """{"tokens": (B, T) int32, "length": (B, 1) float32} -> label probabilities (B, L)."""
-
-    def __init__(self, vocab_size: int, embed_dim: int, units: int, hidden: int,
-                 n_labels: int, dropout: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.embed_dim = embed_dim
-        self.units = units
-        self.hidden = hidden
-        self.n_labels = n_labels
-        self.dropout_rate = dropout
-        self.embedding = layers.Embedding(vocab_size, embed_dim, name="embedding")
-        self.encoder = SentenceEncoder(units, hidden, "gru", dropout, normalize=False,
-                                       name="encoder")
-        self.classifier = layers.Dense(n_labels, activation="softmax", name="classifier")
-
-    @classmethod
-    def from_config_object(cls, config: IntentConfig) -> IntentClassifier:
-        model = cls(config.vocab_size, config.embed_dim, config.units, config.hidden,
-                    len(config.labels), config.dropout)
-        model({"tokens": tf.ones((1, 8), tf.int32), "length": tf.ones((1, 1), tf.float32)})
-        return model
-
-    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        tokens = inputs["tokens"]
-        vector = self.encoder(self.embedding(tokens), tokens != PAD_ID, training=training)
-        return self.classifier(tf.concat([vector, inputs["length"]], axis=-1))
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "vocab_size": self.vocab_size,
-            "embed_dim": self.embed_dim,
-            "units": self.units,
-            "hidden": self.hidden,
-            "n_labels": self.n_labels,
-            "dropout": self.dropout_rate,
-        }
-
-
 def intent_inputs(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> dict[str, Any]:
     """Model inputs: the first ``max_len`` tokens and log(1 + length) / log(512) of the whole."""
     rows, lengths = [], []
@@ -112,10 +69,20 @@ def intent_inputs(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> d
 # -- prediction --------------------------------------------------------------------------------
 
 
+class IntentWeights(Protocol):
+    """What the predictor needs of its classifier: the weights (to save a version) and the
+    forward pass, (B, T) token ids and (B, 1) lengths -> (B, labels) probabilities (Keras'
+    ``IntentClassifier`` or ``IntentClassifierNP``)."""
+
+    def get_weights(self) -> list[np.ndarray]: ...
+
+    def inference_function(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]: ...
+
+
 class IntentPredictor:
     """A loaded intent version: classifier + extraction."""
 
-    def __init__(self, model: IntentClassifier, tokenizer: Tokenizer, config: IntentConfig,
+    def __init__(self, model: IntentWeights, tokenizer: Tokenizer, config: IntentConfig,
                  task: str = "intent", version: str = "candidate",
                  card: dict[str, Any] | None = None) -> None:
         self.model = model
@@ -125,9 +92,7 @@ class IntentPredictor:
         self.version = version
         self.card = card or {}
         self._lock = threading.Lock()
-        spec = {"tokens": tf.TensorSpec([None, None], tf.int32),
-                "length": tf.TensorSpec([None, 1], tf.float32)}
-        self._forward = tf.function(lambda inputs: model(inputs), input_signature=[spec])
+        self._forward = model.inference_function()
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), n_labels) label probabilities."""
@@ -136,7 +101,7 @@ class IntentPredictor:
             inputs = intent_inputs(self.tokenizer, texts[start : start + 256],
                                    self.config.max_len)
             with self._lock:
-                out[start : start + 256] = self._forward(inputs).numpy()
+                out[start : start + 256] = self._forward(inputs["tokens"], inputs["length"])
         return out
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
@@ -177,12 +142,9 @@ def save_intent(predictor: IntentPredictor, directory: Path) -> int:
 
 def load_intent_dir(directory: Path, task: str = "intent", version: str | None = None,
                     card: dict[str, Any] | None = None) -> IntentPredictor:
-    from model.artifact import load_weights_into
-
     directory = Path(directory)
     config = IntentConfig.from_dict(json.loads((directory / CONFIG).read_text(encoding="utf-8")))
-    model = IntentClassifier.from_config_object(config)
-    load_weights_into(model, directory)
+    model = IntentClassifierNP(read_weights(directory))
     if card is None and (directory / "card.json").is_file():
         card = json.loads((directory / "card.json").read_text(encoding="utf-8"))
     name = version or str((card or {}).get("version") or directory.name)

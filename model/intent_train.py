@@ -68,7 +68,7 @@ Batch = tuple[dict[str, np.ndarray], np.ndarray]
 def _batches(tokens: list[list[int]], lengths: np.ndarray, labels: np.ndarray, batch_size: int,
              shuffle: bool, rng: random.Random) -> Iterator[Batch]:
     """Length-bucketed batches (sorted by length with jitter, chunks shuffled)."""
-    from model.encoders import pad_ids
+    from model.token_rows import pad_ids
 
     order = sorted(range(len(tokens)),
                    key=lambda i: len(tokens[i]) + (rng.random() * 3 if shuffle else 0))
@@ -120,8 +120,8 @@ def train_intent(options: IntentTrainOptions) -> TrainResult:
     """Generate examples, train the classifier, measure it, write a new intent version."""
     import keras
 
+    from model.intent_model import IntentClassifier
     from model.intent_predictor import (
-        IntentClassifier,
         IntentConfig,
         IntentPredictor,
         intent_inputs,

@@ -5,10 +5,12 @@
     [p] = translator.predict(["Open the file"])
     p.text, p.confidence, p.version
 
-The load sequence is written once here (TensorFlow threads, the shipped default, the version
+The load sequence is written once here (thread settings, the shipped default, the version
 directory), then the kind's own module builds the model: ``seq2seq_predictor`` for translate,
 chat and summarize, ``qa_files`` for qa, ``intent_predictor`` for intent. Those modules are
-imported inside the functions, so importing this module stays free of TensorFlow. Nothing in
+imported inside the functions, so importing this module stays free of TensorFlow; qa and intent
+versions are served by NumPy (``model.rnn_numpy``) and load without TensorFlow at all, so a
+process that serves them answers seconds before TensorFlow has even been imported. Nothing in
 ``model`` imports this module but its entry points (``model.api``, the command lines).
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model.loading import prepare_tensorflow, version_dir
+from model.loading import prepare_numpy, prepare_tensorflow, version_dir
 from model.prediction import TextModel
 from model.settings import ModelSettings
 from model.task_specs import get_task
@@ -46,7 +48,7 @@ def load_seq2seq(task: str, settings: ModelSettings, version: str | None = None,
     """A translate, chat or summarize version (``beam_size``: the task's unless given)."""
     from model.seq2seq_predictor import load_seq2seq_dir
 
-    path, card = _open(task, settings, version)
+    path, card = _open(task, settings, version, tensorflow=True)
     return load_seq2seq_dir(path, get_task(task), path.name, card, jit_compile=settings.xla,
                             beam_size=beam_size)
 
@@ -68,8 +70,12 @@ def load_intent(task: str, settings: ModelSettings,
     return load_intent_dir(path, task, path.name, card)
 
 
-def _open(task: str, settings: ModelSettings, version: str | None) -> tuple[Path, dict[str, Any]]:
-    """The shared steps: TensorFlow set up, then the version directory and its card."""
+def _open(task: str, settings: ModelSettings, version: str | None,
+          tensorflow: bool = False) -> tuple[Path, dict[str, Any]]:
+    """The shared steps: threads set up (TensorFlow's too when the kind needs it), then the
+    version directory and its card."""
     get_task(task)  # an unknown task fails before TensorFlow starts
-    prepare_tensorflow(settings)
+    prepare_numpy()
+    if tensorflow:
+        prepare_tensorflow(settings)
     return version_dir(task, settings, version)

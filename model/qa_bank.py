@@ -11,7 +11,9 @@ language (Chinese questions get Chinese answers). Answers are ranked by their be
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
@@ -19,19 +21,30 @@ from typing import Any
 import numpy as np
 
 from model.data.clean import has_cjk
-from model.evaluate import normalize_answer
-from model.qa_encoder import QAConfig, TextEmbedder
-from model.qa_fingerprint import pair_fingerprint
+from model.qa_config import QAConfig, TextEmbedder
+from model.qa_fingerprint import normalize_answer, pair_fingerprint
 from model.tokenizer import normalize
 
 
 class LexicalIndex:
-    """Character n-gram TF-IDF of stored questions (scikit-learn), the sparse half of the hybrid
-    score; its vocabulary and IDF weights are fixed when the version is trained and saved as
-    JSON (no pickle), so a pair added at run time is indexed with the same n-grams."""
+    """Character n-gram TF-IDF of stored questions, the sparse half of the hybrid score; its
+    vocabulary and IDF weights are fixed when the version is trained (fitted by scikit-learn's
+    ``TfidfVectorizer``) and saved as JSON (no pickle), so a pair added at run time is indexed
+    with the same n-grams.
 
-    def __init__(self, vectorizer: Any) -> None:
-        self.vectorizer = vectorizer
+    ``transform`` is ``TfidfVectorizer(analyzer="char_wb", sublinear_tf=True).transform`` for
+    that vocabulary, written out here (tests hold the two to the same rows): importing
+    scikit-learn costs one to three seconds, which a bot starting up to answer questions should
+    not wait for.
+    """
+
+    _SPACES = re.compile(r"\s\s+")  # scikit-learn's, before cutting words into n-grams
+
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray,
+                 ngram_range: tuple[int, int] = (1, 3)) -> None:
+        self.vocabulary = vocabulary
+        self.idf = np.asarray(idf, np.float64)
+        self.ngram_range = ngram_range
 
     @classmethod
     def fit(cls, questions: Sequence[str]) -> LexicalIndex:
@@ -40,28 +53,57 @@ class LexicalIndex:
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True,
                                      dtype=np.float32)
         vectorizer.fit([normalize(q) for q in questions])
-        return cls(vectorizer)
+        return cls({str(t): int(i) for t, i in vectorizer.vocabulary_.items()},
+                   vectorizer.idf_, (1, 3))
+
+    def ngrams(self, text: str) -> list[str]:
+        """The character n-grams of each word, padded with a space at both ends (``char_wb``)."""
+        low, high = self.ngram_range
+        found: list[str] = []
+        for word in self._SPACES.sub(" ", text.lower()).split():
+            word = f" {word} "
+            for n in range(low, high + 1):
+                found.extend(word[i : i + n] for i in range(max(len(word) - n + 1, 1)))
+                if len(word) <= n:  # a short word counts once
+                    break
+        return found
 
     def transform(self, texts: Sequence[str]) -> Any:
-        """Sparse (len(texts), n-grams) L2-normalised rows."""
-        return self.vectorizer.transform([normalize(t) for t in texts])
+        """Sparse (len(texts), n-grams) rows: 1 + log(count) times IDF, L2-normalised."""
+        from scipy import sparse
+
+        indptr, indices, counts = [0], [], []
+        lookup = self.vocabulary.get
+        for text in texts:
+            row = Counter(map(lookup, self.ngrams(normalize(text))))
+            row.pop(None, None)  # n-grams outside the vocabulary
+            for index in sorted(row):  # type: ignore[type-var]
+                indices.append(index)
+                counts.append(row[index])
+            indptr.append(len(indices))
+        data = np.log(np.asarray(counts, np.float32)) + np.float32(1.0)
+        index_array = np.asarray(indices, np.int32)
+        data *= self.idf[index_array]
+        matrix = sparse.csr_matrix((data, index_array, np.asarray(indptr, np.int32)),
+                                   shape=(len(texts), len(self.idf)), dtype=np.float32)
+        squares = np.asarray(matrix.multiply(matrix).sum(axis=1), np.float64).ravel()
+        norms = np.sqrt(squares)
+        norms[norms == 0.0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr)).astype(np.float32)
+        return matrix
 
     def to_json(self) -> str:
-        terms = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.get)
-        idf = [round(float(x), 5) for x in self.vectorizer.idf_]
-        return json.dumps({"ngram_range": [1, 3], "terms": terms, "idf": idf},
+        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        idf = [round(float(x), 5) for x in self.idf]
+        return json.dumps({"ngram_range": list(self.ngram_range), "terms": terms, "idf": idf},
                           ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> LexicalIndex:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         data = json.loads(text)
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(data["ngram_range"]),
-                                     sublinear_tf=True, dtype=np.float32,
-                                     vocabulary={t: i for i, t in enumerate(data["terms"])})
-        vectorizer.idf_ = np.asarray(data["idf"], np.float64)
-        return cls(vectorizer)
+        low, high = data["ngram_range"]
+        return cls({t: i for i, t in enumerate(data["terms"])},
+                   np.asarray(data["idf"], np.float64), (int(low), int(high)))
 
 
 # -- the answer bank ---------------------------------------------------------------------------

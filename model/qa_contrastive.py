@@ -71,7 +71,7 @@ class ContrastiveTrainer:
         self.steps = 0
 
     def _ids(self, texts: list[str], max_len: int) -> np.ndarray:
-        from model.encoders import encode_texts, pad_ids
+        from model.token_rows import encode_texts, pad_ids
 
         return pad_ids(encode_texts(self.tokenizer, texts, max_len))
 

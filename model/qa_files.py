@@ -1,4 +1,8 @@
-"""The files of a qa version: config, float16 weights, tokenizer, the bank and its vectors."""
+"""The files of a qa version: config, float16 weights, tokenizer, the bank and its vectors.
+
+A loaded version serves with the NumPy forward pass of its encoders (``model.rnn_numpy``):
+loading one imports no TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from model.qa_bank import LexicalIndex
-from model.qa_encoder import DualEncoder, QAConfig
+from model.qa_config import QAConfig
 from model.qa_fingerprint import BANK, BANK_VECTORS
 from model.qa_predictor import QAPredictor
+from model.rnn_numpy import DualEncoderNP, read_weights
 from model.tokenizer import Tokenizer
 
 CONFIG = "config.json"
@@ -52,12 +57,9 @@ def load_qa_dir(directory: Path, task: str = "qa", version: str | None = None,
                 card: dict[str, Any] | None = None,
                 user_dir: Path | None = None) -> QAPredictor:
     """Build the predictor of a version directory: model, tokenizer, bank, run-time overlay."""
-    from model.artifact import load_weights_into
-
     directory = Path(directory)
     config = QAConfig.from_dict(json.loads((directory / CONFIG).read_text(encoding="utf-8")))
-    model = DualEncoder.from_config_object(config)
-    load_weights_into(model, directory)
+    model = DualEncoderNP(read_weights(directory), config.cell)
     card = card if card is not None else _read_card(directory)
     predictor = QAPredictor(model, Tokenizer.load(directory), config, task,
                             version or str(card.get("version") or directory.name), card)

@@ -1,5 +1,9 @@
 """A loaded qa version: dual encoder, tokenizer, answer bank and the run-time overlay.
 
+The encoder is Keras' ``DualEncoder`` while training and its NumPy forward pass
+(``model.rnn_numpy.DualEncoderNP``) when a version is loaded to serve: this module needs no
+TensorFlow.
+
 The bank ranks the answers of a question (``model.qa_bank``); the confidence of the best one is
 a logistic calibration, fitted on the dev set, of its score and its margin over the next
 different answer. Below ``threshold`` (chosen on the dev set, in the model card) the prediction
@@ -18,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from model.evaluate import normalize_answer
 from model.prediction import Prediction
 from model.qa_bank import AnswerBank, BankEntry, Candidate, LexicalIndex
-from model.qa_encoder import DualEncoder, QAConfig, TextEmbedder
-from model.qa_fingerprint import pair_fingerprint, pair_key
+from model.qa_config import QAConfig, QAWeights, TextEmbedder
+from model.qa_fingerprint import normalize_answer, pair_fingerprint, pair_key
 from model.qa_overlay import Overlay
 from model.tokenizer import Tokenizer, normalize
 
@@ -37,7 +40,7 @@ def calibrated(config: QAConfig, score: float, margin: float) -> float:
 class QAPredictor:
     """A loaded qa version: dual encoder, tokenizer, answer bank and the run-time overlay."""
 
-    def __init__(self, model: DualEncoder, tokenizer: Tokenizer, config: QAConfig,
+    def __init__(self, model: QAWeights, tokenizer: Tokenizer, config: QAConfig,
                  task: str = "qa", version: str = "candidate", card: dict[str, Any] | None = None,
                  user_dir: Path | None = None) -> None:
         self.model = model

@@ -37,12 +37,13 @@ def train_qa(options: QATrainOptions) -> TrainResult:
     """Train, select on dev, calibrate, evaluate and write a new qa version."""
     import keras
 
-    from model.encoders import encode_texts, ppmi_embeddings
+    from model.encoders import ppmi_embeddings
     from model.qa_bank import LexicalIndex
     from model.qa_contrastive import ContrastiveTrainer
     from model.qa_encoder import DualEncoder, QAConfig
     from model.qa_pairs import PairSampler
     from model.qa_predictor import QAPredictor
+    from model.token_rows import encode_texts
 
     prepare_tensorflow(settings_from_env())
     started = time.monotonic()

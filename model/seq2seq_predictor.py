@@ -215,12 +215,13 @@ class Predictor:
     def warm_up(self, max_batch: int) -> None:
         """Trace the graph decoder on one short text; XLA compiles that shape in the
         background, and every other shape on its first use (module docstring). A translate
-        version also loads its dictionary."""
+        version starts parsing its dictionary in the background (a short input waits for it,
+        a long one does not)."""
         self.predict(["hello"], dictionary=False)
         if self.dictionary:
-            from model.dictionary import default_dictionary
+            from model.dictionary import load_in_background
 
-            default_dictionary()
+            load_in_background()
 
 
 def load_seq2seq_dir(directory: Path, spec: TaskSpec, version: str,

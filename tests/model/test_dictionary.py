@@ -73,3 +73,34 @@ def test_missing_package_means_no_lookup(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_installed_package_holds_cedict() -> None:
     path = dictionary.cedict_path()
     assert path is not None and path.stat().st_size > 5_000_000
+
+
+def test_background_load_parses_once_and_lookup_waits_for_it(
+    tiny: Dictionary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    release = threading.Event()
+    parsed: list[int] = []
+
+    def slow_parse(path: object, common: object) -> Dictionary:
+        release.wait(10)
+        parsed.append(1)
+        return tiny
+
+    monkeypatch.setattr(dictionary, "Dictionary", slow_parse)
+    monkeypatch.setattr(dictionary, "_loaded", {})
+    monkeypatch.setattr(dictionary, "_background", None)
+    dictionary.load_in_background()
+    dictionary.load_in_background()  # already under way: no second parse
+    background = dictionary._background
+    assert background is not None and background.is_alive()
+    answers: list[object] = []
+    asking = threading.Thread(target=lambda: answers.append(dictionary.lookup("干杯", "zh")))
+    asking.start()
+    asking.join(0.2)
+    assert answers == []  # a short input waits for the parse under way
+    release.set()
+    asking.join(10)
+    background.join(10)
+    assert parsed == [1] and answers and answers[0] is not None

@@ -15,8 +15,8 @@ from model.data.intent import (
     summarize_request,
     translate_request,
 )
+from model.intent_model import IntentClassifier
 from model.intent_predictor import (
-    IntentClassifier,
     IntentConfig,
     IntentPredictor,
     extract_summary_text,
