@@ -29,6 +29,11 @@ class ExtraCorpus:
 EVERYDAY = ExtraCorpus("translate-everyday", repeats=8)
 DICTIONARY = ExtraCorpus("translate-dictionary", repeats=1, cap=30_000)
 BACKTRANSLATED = ExtraCorpus("translate-backtranslated", repeats=1)
+# General-domain sentences (model/data/sentences.py): Tatoeba (~55k), the HSK example
+# sentences (~4k, everyday topics, repeated) and Wesnoth's dialogue (~12k, game register).
+TATOEBA = ExtraCorpus("translate-tatoeba", repeats=1)
+HSK_SENTENCES = ExtraCorpus("translate-hsk", repeats=3)
+GAMES = ExtraCorpus("translate-games", repeats=1)
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ TASKS: dict[str, TaskSpec] = {
         model=ModelConfig(max_source_len=64, max_target_len=64),
         # bench/low_confidence.py on 400 dev pairs: below 0.5, 52% of outputs have chrF < 20
         min_confidence=0.5,
-        extra_corpora=(EVERYDAY, DICTIONARY),
+        extra_corpora=(EVERYDAY, DICTIONARY, TATOEBA, HSK_SENTENCES, GAMES),
         description="English -> Simplified Chinese (software, documentation and everyday text)",
     ),
     "translate-zh-en": TaskSpec(
@@ -84,7 +89,7 @@ TASKS: dict[str, TaskSpec] = {
         # bench/low_confidence.py: the highest threshold where half the flagged are poor; few
         # zh->en outputs are poor (9%) and confidence barely separates them
         min_confidence=0.2,
-        extra_corpora=(EVERYDAY, DICTIONARY, BACKTRANSLATED),
+        extra_corpora=(EVERYDAY, DICTIONARY, BACKTRANSLATED, TATOEBA, HSK_SENTENCES, GAMES),
         description="Simplified Chinese -> English (software, documentation and everyday text)",
     ),
     "chat": TaskSpec(
