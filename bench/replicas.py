@@ -245,13 +245,15 @@ class Cluster:
             "duplicated_rows": sum(1 for k in wanted if rows_in[k] > 1 or rows_out[k] > 1),
         }
 
-    def promote_everywhere(self, models: Path, times: int = 1) -> dict[str, Any]:
-        """A second qa version (a copy of the serving one under a new name), ``/promote``d by
-        an admin through nginx, then the first one again, ``times`` promotions in all: for
-        each, seconds until every live replica logs that it serves it."""
-        first = (models / "qa" / "current").read_text().strip()
+    def promote_everywhere(self, models: Path, times: int = 1, task: str = "qa"
+                           ) -> dict[str, Any]:
+        """A second ``task`` version (a copy of the serving one under a new name),
+        ``/promote``d by an admin through nginx, then the first one again, ``times``
+        promotions in all: for each, seconds until every live replica logs that it serves
+        it."""
+        first = (models / task / "current").read_text().strip()
         second = f"{first}-b"
-        source, copy = models / "qa" / "versions" / first, models / "qa" / "versions" / second
+        source, copy = models / task / "versions" / first, models / task / "versions" / second
         if not copy.exists():
             shutil.copytree(source, copy)
             card = json.loads((copy / "card.json").read_text())
@@ -268,11 +270,11 @@ class Cluster:
             cpu_before = [_cpu_s(p) for p in live]
             started = time.perf_counter()
             self.handle.send_text(self.handle.private_chat(admin), admin,
-                                  f"/promote qa {target}")
+                                  f"/promote {task} {target}")
             seen: dict[int, float] = {}
             while len(seen) < len(live) and time.perf_counter() - started < 60:
                 for i, process in enumerate(live):
-                    if i not in seen and (f"serving qa version {target}"
+                    if i not in seen and (f"serving {task} version {target}"
                                           in process.current_log()[marks[i]:]):
                         seen[i] = time.perf_counter() - started
                 time.sleep(0.02)
@@ -287,7 +289,7 @@ class Cluster:
             time.sleep(2)  # the replicas settle (the old version is released)
         complete: list[float] = [p["seconds_until_all"] for p in promotions
                     if p["seconds_until_all"] is not None]
-        return {"replicas": len(live), "promotions": promotions,
+        return {"replicas": len(live), "task": task, "promotions": promotions,
                 "median_seconds_until_all": statistics.median(complete) if complete else None,
                 "max_seconds_until_all": max(complete) if complete else None,
                 "all_within_60_s": len(complete) == len(promotions)}
@@ -435,7 +437,7 @@ def leader_kill_lines(k: dict[str, Any]) -> list[str]:
 
 
 def measure(users: int, messages: int, counts: list[int], promotions: int,
-            baseline: bool = False) -> dict[str, Any]:
+            baseline: bool = False, promote_task: str = "qa") -> dict[str, Any]:
     from botapi_emulator import BotAPIHarness
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -445,9 +447,14 @@ def measure(users: int, messages: int, counts: list[int], promotions: int,
     pg = PostgresServer.start(max_connections=400)
     nginx = Nginx(workdir)
     runs, kill, promote = [], None, []
+    preload: dict[str, object] = {}  # the promoted task is loaded at start, as qa is
+    ready: tuple[str, ...] = ("loaded qa version",)
+    if promote_task != "qa":
+        preload = {"preload_tasks": f"qa,{promote_task}"}
+        ready = (*ready, f"loaded {promote_task} version")
     try:
         for count in counts:
-            cluster = Cluster(api, pg, nginx, workdir, models, count, {})
+            cluster = Cluster(api, pg, nginx, workdir, models, count, preload, ready=ready)
             try:
                 result = None
                 if users:
@@ -456,7 +463,8 @@ def measure(users: int, messages: int, counts: list[int], promotions: int,
                     print(runs[-1], flush=True)
                 if count > 1 and promotions:
                     promote.append({"notify": True,
-                                    **cluster.promote_everywhere(models, promotions)})
+                                    **cluster.promote_everywhere(models, promotions,
+                                                                 promote_task)})
                 if result is not None and count == max(counts) and count > 1:
                     kill = {"replicas": count, **cluster.run(
                         users, messages, kill_after_s=max(1.0, result["wall_s"] / 3))}
@@ -465,10 +473,11 @@ def measure(users: int, messages: int, counts: list[int], promotions: int,
                 cluster.stop()
             if count > 1 and promotions and baseline:  # the same, polling the pointer alone
                 cluster = Cluster(api, pg, nginx, workdir, models, count,
-                                  {"replica_notify": "false"})
+                                  {**preload, "replica_notify": "false"}, ready=ready)
                 try:
                     promote.append({"notify": False,
-                                    **cluster.promote_everywhere(models, promotions)})
+                                    **cluster.promote_everywhere(models, promotions,
+                                                                 promote_task)})
                 finally:
                     cluster.stop()
     finally:
@@ -501,8 +510,10 @@ def write_outputs(result: dict[str, Any], out: Path, name: str = "replicas") -> 
     if rows:
         lines += ["", *table(head, rows)]
     if result["promote"]:
-        lines += ["", "`/promote qa VERSION` by an admin through nginx (the shipped qa model and "
-                  "a copy of it, in turn): seconds until every replica logs that it serves it.",
+        task = result["promote"][0].get("task", "qa")
+        lines += ["", f"`/promote {task} VERSION` by an admin through nginx (the shipped {task} "
+                  "model and a copy of it, in turn): seconds until every replica logs that it "
+                  "serves it.",
                   "", *table(
                       ["replicas", "how", "promotions", "median s", "max s", "each (s)",
                        "load average (1 min) at each", "CPU s per replica (median)"],
@@ -537,6 +548,8 @@ def main() -> None:
                         help="promotions also with REPLICA_NOTIFY=false (the pointer poll alone)")
     parser.add_argument("--leader-kill", action="store_true",
                         help="only: the retrain leader SIGKILLed during a real training run")
+    parser.add_argument("--promote-task", default="qa",
+                        help="the task whose version is promoted (and preloaded beside qa)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     counts = [int(c) for c in args.replicas.split(",")]
@@ -550,8 +563,8 @@ def main() -> None:
         write_json(args.name, result, args.out)
         write_markdown(args.name, leader_kill_lines(result["leader_kill"]), args.out)
         return
-    write_outputs(measure(args.users, args.messages, counts, args.promotions, args.baseline),
-                  args.out, args.name)
+    write_outputs(measure(args.users, args.messages, counts, args.promotions, args.baseline,
+                          args.promote_task), args.out, args.name)
 
 
 if __name__ == "__main__":
