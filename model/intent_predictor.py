@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from model.prediction import Prediction
+from model.prediction import Prediction, note_request
 from model.rnn_numpy import IntentClassifierNP, read_weights
 from model.routing_rules import (  # noqa: F401 (re-exported: the extraction of a prediction)
     MIN_CONFIDENCE,
@@ -107,6 +107,7 @@ class IntentPredictor:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label, confidence and the extracted text of each message (sure from the version's
         ``min_confidence`` on)."""
+        note_request()
         texts = [normalize(str(t)) if "\n" not in str(t) else str(t).strip() for t in texts]
         probs = self.probabilities(texts) if texts else np.zeros((0, 0))
         out = []

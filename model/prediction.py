@@ -8,6 +8,7 @@ through ``model.api``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,3 +85,18 @@ class QAModel(TextModel, Protocol):
         """Remove the pairs with these ``pair_fingerprint``s (shipped or added) for good, in
         this version and in any loaded later with the same ``user_dir``; returns how many."""
         ...
+
+
+_last_request = 0.0  # time.monotonic() of the last predict call of any loaded model
+
+
+def note_request() -> None:
+    """Called by every kind of model's ``predict``: background work that competes with serving
+    (the XLA compiler of ``model.seq2seq_predictor``) waits for a pause in the requests."""
+    global _last_request
+    _last_request = time.monotonic()
+
+
+def idle_seconds() -> float:
+    """Seconds since the last ``predict`` call of any model in this process."""
+    return time.monotonic() - _last_request

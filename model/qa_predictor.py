@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from model.prediction import Prediction
+from model.prediction import Prediction, note_request
 from model.qa_bank import AnswerBank, BankEntry, Candidate, LexicalIndex
 from model.qa_config import QAConfig, QAWeights, TextEmbedder
 from model.qa_fingerprint import normalize_answer, pair_fingerprint, pair_key
@@ -203,6 +203,7 @@ class QAPredictor:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Answer each text; below ``threshold`` the prediction is not sure (empty ``text``,
         the best answer still in ``closest_answer``)."""
+        note_request()
         out = []
         for row in self.answers(texts):
             if not row:

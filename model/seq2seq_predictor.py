@@ -8,8 +8,9 @@ from the dictionary (:mod:`model.dictionary`), marked ``" (dictionary)"``.
 With XLA, each new input shape (batch rounded up to a power of two, length to a multiple of 8)
 costs a compilation of one to several seconds. A shape not compiled yet is decoded by the plain
 graph (``tf.function`` without XLA: traced once for every shape, 2-3x slower per call) while a
-niced background thread compiles it with XLA; once compiled, XLA serves that shape. So neither
-loading a model nor a request waits for XLA.
+niced background thread compiles it with XLA once the process has had no request for
+``COMPILE_WHEN_IDLE_S`` (any model's ``predict``; under steady load the graph keeps serving);
+once compiled, XLA serves that shape. So neither loading a model nor a request waits for XLA.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from model.prediction import Prediction
+from model.prediction import Prediction, idle_seconds, note_request
 from model.seq2seq import CompiledDecoder, Seq2Seq
 from model.seq2seq_config import ModelConfig
 from model.task_specs import TaskSpec
@@ -37,6 +38,10 @@ from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, normalize, utf8_tables
 log = logging.getLogger(__name__)
 
 COMPILER_NICE = 10  # the background XLA compilations yield to serving
+# ... and wait for a pause in the requests: a compilation holds the GIL for much of its one to
+# several seconds (tracing is Python), which the qa tail paid for under load (README,
+# "Question answering and routing without TensorFlow"); under steady load the graph serves.
+COMPILE_WHEN_IDLE_S = 1.0
 
 
 class _Compiler:
@@ -85,6 +90,10 @@ class _Compiler:
             if item is None:
                 return
             predictor, kind, shape = item
+            while idle_seconds() < COMPILE_WHEN_IDLE_S:  # serving first
+                if self._stopped:
+                    return
+                time.sleep(0.05)
             started = time.perf_counter()
             try:
                 source = np.full(shape, EOS_ID, np.int32)
@@ -174,6 +183,7 @@ class Predictor:
         """Decode every text; empty inputs get an empty prediction with confidence 0.
         ``dictionary``: answer short inputs from the dictionary (default: ``self.dictionary``).
         """
+        note_request()
         texts = [normalize(str(t)) for t in texts]
         results: list[Prediction | None] = [None] * len(texts)
         use_dictionary = self.dictionary if dictionary is None else dictionary
