@@ -11,6 +11,8 @@ small models, and the bot as a subprocess.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -156,6 +158,20 @@ def bot_environment(token: str, api_url: str, workdir: Path, model_dir: Path,
     return env
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []  # every bot this process started
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """A bot still running when the test or bench process exits (a test that failed before it
+    stopped its bot) is killed, instead of retrying an emulator that is gone, forever."""
+    for proc in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+
+
 @dataclass
 class BotProcess:
     env: dict[str, str]
@@ -176,6 +192,7 @@ class BotProcess:
         with log_path.open("wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=self.workdir,
                                          env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        _STARTED[:] = [p for p in _STARTED if p.poll() is None] + [self.proc]
 
     def log(self) -> str:
         return "".join(p.read_text(encoding="utf-8", errors="replace") for p in self.log_paths)
