@@ -94,7 +94,6 @@ class Replicas:
                  on_leadership: Callable[[], Awaitable[None]],
                  heartbeat_s: float = 5.0, timeout_s: float = 20.0, pointer_s: float = 1.0,
                  recovery_window_s: float = 900.0, order_wait_s: float = 30.0,
-                 on_count: Callable[[int], None] | None = None,
                  stage: Callable[[str, str, asyncio.Event], Awaitable[None]] | None = None,
                  on_retrain_request: Callable[[], Awaitable[None]] | None = None,
                  notifications: bool = True) -> None:
@@ -105,7 +104,6 @@ class Replicas:
         self.load, self.requeue, self.on_leadership = load, requeue, on_leadership
         self.heartbeat_s, self.timeout_s, self.pointer_s = heartbeat_s, timeout_s, pointer_s
         self.recovery_window_s, self.order_wait_s = recovery_window_s, order_wait_s
-        self.on_count = on_count  # the number of live replicas, at each heartbeat
         self.stage = stage  # load a version about to be promoted elsewhere; swap once current
         self.on_retrain_request = on_retrain_request  # the leader takes admins' requests
         self.notifications = notifications  # LISTEN/NOTIFY on PostgreSQL (else polling alone)
@@ -191,9 +189,6 @@ class Replicas:
                                 in_flight=load.in_flight, handled=load.handled,
                                 leader=self.leader)
             await replicas.forget_dead(stale_before(max(3600.0, self.recovery_window_s)))
-            alive = await replicas.alive(stale_before(self.timeout_s))
-        if self.on_count is not None:
-            self.on_count(len(alive))
 
     async def owner_alive(self, session: AsyncSession, instance: str | None) -> bool:
         """Whether the process that accepted a message still runs (then it answers it)."""
